@@ -1,0 +1,63 @@
+"""One error type per meaning. The API maps each to an HTTP status; the CLI prints its message."""
+
+from __future__ import annotations
+
+
+class NagarError(Exception):
+    """Base of every error Nagar raises on purpose."""
+
+    status_code = 500
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None, details: object | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details
+
+    def to_dict(self) -> dict:
+        body: dict = {"error": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+class InvalidInput(NagarError):
+    """The caller sent something malformed or impossible (HTTP 422)."""
+
+    status_code = 422
+    code = "invalid_input"
+
+
+class NotFound(NagarError):
+    """A named thing (city, station, standard) does not exist (HTTP 404)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(NagarError):
+    """The request clashes with what is stored (HTTP 409)."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(NagarError):
+    """A batch exceeds the configured maximum (HTTP 413)."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+class StoreError(NagarError):
+    """The store failed. `transient` tells a caller whether a retry may succeed."""
+
+    status_code = 503
+    code = "store_error"
+
+    def __init__(self, message: str, *, transient: bool = False, **kw):
+        super().__init__(message, **kw)
+        self.transient = transient
