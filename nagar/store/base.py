@@ -1,0 +1,110 @@
+"""The one Store protocol every backend implements, and the shapes it exchanges.
+
+The store speaks plain dicts for registry rows and Arrow tables for observations, so that it imports
+nothing but ``nagar.core``. Observations handed to :meth:`Store.write_observations` are already
+validated and in canonical units (see ``nagar.ingest.validate``); the store's job is to keep exactly one
+row per (station, parameter, time), durably, and to aggregate inside the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable, Literal, Protocol, runtime_checkable
+
+import pyarrow as pa
+
+Aggregation = Literal["raw", "hour", "day"]
+
+OBSERVATION_SCHEMA = pa.schema(
+    [
+        pa.field("station", pa.string(), nullable=False),
+        pa.field("parameter", pa.string(), nullable=False),
+        pa.field("time", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("value", pa.float64(), nullable=False),
+        pa.field("unit", pa.string(), nullable=False),
+        pa.field("flag", pa.string(), nullable=False),
+    ]
+)
+"""Columns of a validated observation batch (time in UTC, value in the parameter's canonical unit)."""
+
+FLAGS = ("valid", "estimated", "suspect", "invalid")
+"""Quality flags: 'valid' counts; 'suspect' and 'invalid' are kept but excluded from indices."""
+
+
+@dataclass
+class WriteCounts:
+    """What one write did: new rows, rows that replaced a stored (or earlier same-batch) reading."""
+
+    inserted: int = 0
+    updated: int = 0
+
+    def __iadd__(self, other: "WriteCounts") -> "WriteCounts":
+        self.inserted += other.inserted
+        self.updated += other.updated
+        return self
+
+
+@dataclass
+class StoreStats:
+    cities: int
+    stations: int
+    observations: int
+    first: datetime | None = None
+    last: datetime | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persistence for cities, stations and observations. One instance per process; thread-safe."""
+
+    # registry -------------------------------------------------------------------------------
+    def upsert_city(self, city: dict) -> bool:
+        """Create or replace a city (keys: id, name, country, timezone, lat, lon, standard). True if new."""
+
+    def get_city(self, city_id: str) -> dict | None: ...
+
+    def list_cities(self) -> list[dict]: ...
+
+    def upsert_station(self, station: dict) -> bool:
+        """Create or replace a station (keys: id, city, name, lat, lon, parameters). True if new."""
+
+    def get_station(self, station_id: str) -> dict | None: ...
+
+    def list_stations(self, *, city: str | None = None) -> list[dict]: ...
+
+    def existing_stations(self, ids: Iterable[str]) -> dict[str, str]:
+        """Map each of ``ids`` that exists to its city id."""
+
+    # observations ---------------------------------------------------------------------------
+    def write_observations(self, batch: pa.Table) -> WriteCounts:
+        """Upsert a validated batch (``OBSERVATION_SCHEMA``); durable when it returns."""
+
+    def observations(
+        self,
+        *,
+        stations: list[str] | None = None,
+        city: str | None = None,
+        parameters: list[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        aggregation: Aggregation = "raw",
+        tz: str = "UTC",
+        include_flagged: bool = False,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Observations or their hourly/daily means (days in ``tz``), oldest first."""
+
+    def hourly_windows(
+        self, *, stations: list[str], parameters: list[str], start: datetime, end: datetime
+    ) -> pa.Table:
+        """Per station, parameter and hour in [start, end): the 1-h mean and the trailing 8-h and 24-h
+        means of hourly means with the number of hours present in each window (for completeness rules)."""
+
+    def latest_time(self, *, stations: list[str]) -> dict[str, datetime]:
+        """Time of each station's newest valid observation."""
+
+    def stats(self) -> StoreStats: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,152 @@
+"""Translations of the dashboard (and of anything else that wants them): gettext catalogues read from
+``nagar/web/translations/<lang>/LC_MESSAGES/messages.po`` with Babel at first use (no compile step).
+
+``en`` and ``bn`` are complete; ``ja`` may be partial. A msgid without a translation falls back to the
+English msgid itself, so a partial catalogue never shows a blank.
+
+>>> gettext("bn", "Unhealthy")
+'অস্বাস্থ্যকর'
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+import babel.support
+from babel import Locale, negotiate_locale
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+LANGUAGES: tuple[str, ...] = ("en", "bn", "ja")
+"""Languages the dashboard offers, in the order of the language switch."""
+DEFAULT_LANGUAGE = "en"
+INTL_LOCALES = {"en": "en-GB", "bn": "bn-BD", "ja": "ja-JP"}
+"""BCP 47 tag handed to the browser's ``Intl`` for number and date formatting per language."""
+
+
+def N_(msgid: str) -> str:
+    """Mark a msgid for extraction without translating it (the text is translated where it is shown)."""
+    return msgid
+
+
+# Words that reach the page as data from the API (AQI category names of every standard Nagar ships,
+# pollutant codes) rather than as literals in a template or script. Listed here so that extraction
+# finds them and the catalogue test holds every language to translating them.
+DATA_MESSAGES: tuple[str, ...] = (
+    N_("Good"),
+    N_("Moderate"),
+    N_("Satisfactory"),
+    N_("Caution"),
+    N_("Unhealthy for Sensitive Groups"),
+    N_("Unhealthy"),
+    N_("Poor"),
+    N_("Very Unhealthy"),
+    N_("Very Poor"),
+    N_("Extremely Unhealthy"),
+    N_("Hazardous"),
+    N_("Severe"),
+)
+
+
+class Translations(babel.support.Translations):
+    """gettext translations of one language (usable by Jinja2's i18n extension), built from a .po
+    catalogue compiled in memory; fuzzy and empty entries fall back to the English msgid."""
+
+    def __init__(self, lang: str, catalog: Catalog | None):
+        self.lang = lang
+        self.messages: dict[str, str] = {}
+        if catalog is None:
+            super().__init__(None)
+            return
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog, use_fuzzy=False)
+        buffer.seek(0)
+        super().__init__(buffer)
+        for message in catalog:
+            if message.id and not message.fuzzy and isinstance(message.id, str) and message.string:
+                self.messages[message.id] = message.string
+
+    def as_dict(self) -> dict[str, str]:
+        """Every translated singular msgid of this language (what the page's script receives)."""
+        return dict(self.messages)
+
+
+def po_path(lang: str) -> Path:
+    return TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po"
+
+
+def read_catalog(lang: str) -> Catalog | None:
+    """The Babel catalogue of ``lang``, or None if there is no .po file for it."""
+    path = po_path(lang)
+    if not path.is_file():
+        return None
+    with path.open("rb") as f:
+        return read_po(f, locale=lang)
+
+
+@lru_cache(maxsize=None)
+def translations(lang: str) -> Translations:
+    """The translations of ``lang`` (an unknown language gets the English fallback)."""
+    if lang not in LANGUAGES:
+        lang = DEFAULT_LANGUAGE
+    return Translations(lang, read_catalog(lang))
+
+
+def load_all() -> None:
+    """Read every catalogue now (called at start-up so that a broken .po fails early)."""
+    for lang in LANGUAGES:
+        translations(lang)
+
+
+def gettext(lang: str, msgid: str) -> str:
+    """``msgid`` translated into ``lang``; the msgid itself when there is no translation."""
+    return translations(lang).gettext(msgid)
+
+
+def ngettext(lang: str, singular: str, plural: str, n: int) -> str:
+    return translations(lang).ngettext(singular, plural, n)
+
+
+def language_name(lang: str) -> str:
+    """The language's own name for itself ("বাংলা"), shown in the language switch."""
+    return Locale.parse(lang).display_name or lang
+
+
+def negotiate(*, requested: str | None = None, cookie: str | None = None, accept: str | None = None) -> str:
+    """Pick the page language: ``?lang=``, then the cookie, then ``Accept-Language``, then English."""
+    for candidate in (requested, cookie):
+        if candidate:
+            code = candidate.strip().lower().replace("_", "-").split("-")[0]
+            if code in LANGUAGES:
+                return code
+    if accept:
+        preferred: list[tuple[float, str]] = []
+        for i, part in enumerate(accept.split(",")):
+            tag, _, params = part.strip().partition(";")
+            q = 1.0
+            if params.strip().startswith("q="):
+                try:
+                    q = float(params.strip()[2:])
+                except ValueError:
+                    q = 0.0
+            if tag:
+                preferred.append((-q + i * 1e-6, tag.strip()))
+        tags = [tag for _, tag in sorted(preferred)]
+        found = negotiate_locale(tags, list(LANGUAGES), sep="-")
+        if found:
+            return found
+        for tag in tags:
+            if tag.split("-")[0].lower() in LANGUAGES:
+                return tag.split("-")[0].lower()
+    return DEFAULT_LANGUAGE
+
+
+def missing(lang: str, msgids: Iterable[str]) -> list[str]:
+    """The msgids among ``msgids`` that ``lang`` does not translate (empty or fuzzy)."""
+    have = translations(lang).as_dict()
+    return sorted({m for m in msgids if not have.get(m)})
