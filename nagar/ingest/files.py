@@ -1,0 +1,218 @@
+"""Streaming readers for observation files: CSV (plain or gzip) and Parquet, in two layouts.
+
+* Nagar's layout: ``station, parameter, time, value, unit[, flag]``.
+* OpenAQ's open-data archive layout:
+  ``location_id, sensors_id, location, datetime, lat, lon, parameter, units, value``; stations are
+  named ``openaq-<location_id>`` and carry the file's name and coordinates.
+
+Files are read in record batches of bounded size (memory does not grow with the file), and each batch
+is turned into the raw validation columns of :mod:`nagar.ingest.validate`.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from nagar.core.errors import InvalidInput
+
+NAGAR_COLUMNS = {"station", "parameter", "time", "value", "unit"}
+OPENAQ_COLUMNS = {"location_id", "location", "datetime", "lat", "lon", "parameter", "units", "value"}
+
+
+@dataclass
+class MalformedRow:
+    line: int
+    reason: str
+
+
+@dataclass
+class FileBatch:
+    raw: pl.DataFrame
+    """Raw validation columns with ``_row`` = the file line (CSV, header = line 1) or 1-based row (Parquet)."""
+    stations: pl.DataFrame | None = None
+    """For OpenAQ files: station id, name, lat, lon seen in this batch."""
+    malformed: list[MalformedRow] = field(default_factory=list)
+    progress: int = 0
+    """Bytes (CSV) or rows (Parquet) consumed so far."""
+
+
+class _Counting(io.RawIOBase):
+    def __init__(self, f):
+        self.f, self.n = f, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        k = self.f.readinto(b)
+        self.n += k or 0
+        return k
+
+    def close(self):
+        self.f.close()
+        super().close()
+
+
+def detect_layout(columns: list[str]) -> str:
+    cols = {c.strip().lower() for c in columns}
+    if NAGAR_COLUMNS <= cols:
+        return "nagar"
+    if OPENAQ_COLUMNS <= cols:
+        return "openaq"
+    raise InvalidInput(
+        "unrecognised file layout: expected the columns station, parameter, time, value, unit (Nagar) or "
+        "location_id, sensors_id, location, datetime, lat, lon, parameter, units, value (OpenAQ); "
+        f"found {', '.join(columns) or 'none'}",
+        field="columns",
+    )
+
+
+def _to_raw(batch: pa.RecordBatch | pa.Table, layout: str, first_row: int) -> FileBatch:
+    df = pl.from_arrow(batch)
+    assert isinstance(df, pl.DataFrame)
+    df = df.rename({c: c.strip().lower() for c in df.columns})
+    df = df.with_row_index("_row", offset=first_row)
+    if layout == "nagar":
+        raw = df.select("_row", "station", "parameter", "time", "value", "unit",
+                        *(["flag"] if "flag" in df.columns else []))
+        return FileBatch(raw=raw)
+    sid = pl.concat_str(pl.lit("openaq-"), pl.col("location_id").cast(pl.String).str.strip_chars())
+    raw = df.select("_row", sid.alias("station"), "parameter", pl.col("datetime").alias("time"), "value",
+                    pl.col("units").alias("unit"))
+    stations = (
+        df.select(
+            sid.alias("id"),
+            pl.col("location").cast(pl.String).alias("name"),
+            pl.col("lat").cast(pl.Float64, strict=False).alias("lat"),
+            pl.col("lon").cast(pl.Float64, strict=False).alias("lon"),
+            pl.col("parameter").cast(pl.String).str.to_lowercase().alias("parameter"),
+        )
+        .filter(pl.col("id").is_not_null())
+        .group_by("id", maintain_order=True)
+        .agg(pl.col("name").first(), pl.col("lat").first(), pl.col("lon").first(), pl.col("parameter").unique())
+    )
+    return FileBatch(raw=raw, stations=stations)
+
+
+def read_file(path: str | Path, *, batch_rows: int = 1_000_000) -> tuple[int, Iterator[FileBatch]]:
+    """Open ``path`` and return (total progress units, iterator of batches).
+
+    Raises :class:`InvalidInput` for an unreadable or unrecognised file before yielding anything.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInput(f"no such file: {path}", field="file")
+    name = path.name.lower()
+    if name.endswith(".parquet") or name.endswith(".pq"):
+        try:
+            pf = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InvalidInput(f"{path.name} is not a readable Parquet file: {exc}", field="file") from exc
+        layout = detect_layout(pf.schema_arrow.names)
+        return pf.metadata.num_rows, _parquet_batches(pf, layout, batch_rows)
+    if name.endswith(".csv") or name.endswith(".csv.gz") or name.endswith(".txt"):
+        return path.stat().st_size, _csv_batches(path, batch_rows)
+    raise InvalidInput(f"{path.name}: expected a .csv, .csv.gz or .parquet file", field="file")
+
+
+def _parquet_batches(pf: pq.ParquetFile, layout: str, batch_rows: int) -> Iterator[FileBatch]:
+    done = 0
+    try:
+        for rb in pf.iter_batches(batch_size=batch_rows):
+            fb = _to_raw(rb, layout, done + 1)
+            done += rb.num_rows
+            fb.progress = done
+            yield fb
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInput(f"Parquet file is corrupt after row {done}: {exc}", field="file") from exc
+
+
+def _csv_header(path: Path) -> list[str]:
+    import csv
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
+            return next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise InvalidInput(f"{path.name} is not a readable CSV file: {exc}", field="file") from exc
+
+
+def _csv_batches(path: Path, batch_rows: int) -> Iterator[FileBatch]:
+    header = _csv_header(path)
+    layout = detect_layout(header)
+    raw_file = _Counting(open(path, "rb"))
+    stream: pa.NativeFile = pa.PythonFile(io.BufferedReader(raw_file, buffer_size=1 << 20), mode="r")
+    if path.name.lower().endswith(".gz"):
+        stream = pa.CompressedInputStream(stream, "gzip")
+    malformed: list[MalformedRow] = []
+    skipped: list[int] = []
+
+    def on_invalid(row) -> str:
+        malformed.append(
+            MalformedRow(int(row.number) if row.number is not None else -1,
+                         f"expected {row.expected_columns} columns, found {row.actual_columns}")
+        )
+        return "skip"
+
+    # every column is read as text: types are checked row by row in validation, so one bad cell
+    # rejects one row instead of failing a whole block
+    done = 0
+    try:
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(block_size=16 << 20, encoding="utf8", use_threads=False),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in header},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+        pending: list[pa.RecordBatch] = []
+        n_pending = 0
+        for rb in reader:
+            pending.append(rb)
+            n_pending += rb.num_rows
+            if n_pending >= batch_rows:
+                yield _emit(pending, layout, done, raw_file.n, malformed, skipped)
+                done += n_pending
+                pending, n_pending = [], 0
+        if pending or malformed:
+            yield _emit(pending, layout, done, raw_file.n, malformed, skipped)
+    except pa.ArrowInvalid as exc:
+        raise InvalidInput(f"{path.name}: unreadable CSV after data row {done}: {exc}", field="file") from exc
+    finally:
+        raw_file.close()
+
+
+def _emit(pending, layout, done, nbytes, malformed: list[MalformedRow], skipped: list[int]) -> FileBatch:
+    """Batch of parsed rows; ``skipped`` holds the file lines of every malformed row so far, so parsed
+    row k (0-based over the file) is mapped back to its file line, counting the skipped lines."""
+    import numpy as np
+
+    skipped.extend(sorted(m.line for m in malformed if m.line > 0))
+    if pending:
+        fb = _to_raw(pa.Table.from_batches(pending), layout, 0)
+        k = np.arange(done, done + fb.raw.height, dtype=np.int64)
+        m = np.asarray(skipped, dtype=np.int64) - 2  # 0-based data index of each skipped row
+        shift = np.searchsorted(m - np.arange(len(m)), k, side="right")
+        fb.raw = fb.raw.with_columns(pl.Series("_row", k + shift + 2))
+    else:
+        fb = FileBatch(raw=pl.DataFrame())
+    fb.malformed = list(malformed)
+    malformed.clear()
+    fb.progress = nbytes
+    return fb
+
+
+ProgressFn = Callable[[int], None]

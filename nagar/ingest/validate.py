@@ -1,0 +1,181 @@
+"""Row-by-row validation of observation batches, vectorised with Polars.
+
+Every batch, whatever its source (HTTP JSON, CSV, Parquet), is normalised into the same raw columns
+(``station, parameter, time, value, unit, flag`` plus ``_row``, the row's index in its source) and
+passed through :func:`validate`. A row is rejected with the *first* reason that applies; good rows of
+the same batch are kept. Accepted values are converted to the parameter's canonical unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+import pyarrow as pa
+
+from nagar.core.errors import InvalidInput
+from nagar.core.units import PARAMETERS, conversion_factor, normalise_parameter, normalise_unit
+from nagar.store.base import FLAGS, OBSERVATION_SCHEMA
+
+RAW_COLUMNS = ("station", "parameter", "time", "value", "unit", "flag")
+_EPOCH_MIN = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+_PARAM_LOOKUP = pl.DataFrame(
+    {
+        "_p_in": list({*PARAMETERS, "pm2.5", "pm2_5", "pm_25", "ozone", "rh", "humidity", "temp"}),
+    }
+).with_columns(pl.col("_p_in").map_elements(normalise_parameter, return_dtype=pl.String).alias("_p"))
+
+
+@dataclass
+class Rejection:
+    index: int
+    field: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "field": self.field, "reason": self.reason}
+
+
+@dataclass
+class Validated:
+    good: pa.Table
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def parse_times(col: pl.Expr) -> pl.Expr:
+    """ISO-8601 strings with a UTC offset (``Z`` or ``±hh:mm``) -> UTC datetimes; anything else -> null."""
+    s = col.cast(pl.String).str.strip_chars().str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(
+        r"[zZ]$", "+00:00"
+    )
+    return pl.coalesce(
+        s.str.to_datetime(format="%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC", time_unit="us"),
+        s.str.to_datetime(format="%Y-%m-%dT%H:%M%z", strict=False, time_zone="UTC", time_unit="us"),
+    )
+
+
+def validate(
+    raw: pl.DataFrame,
+    *,
+    known_stations: set[str] | dict,
+    now: datetime | None = None,
+    max_future: timedelta = timedelta(minutes=10),
+) -> Validated:
+    """Split ``raw`` into accepted canonical rows and rejections.
+
+    Parameters
+    ----------
+    raw : polars.DataFrame
+        Columns ``station, parameter, time, value, unit`` (``flag`` optional) and ``_row``. ``value`` may be
+        a string or number column; a value that is not a finite number is rejected. ``time`` may be a
+        string column (ISO 8601 with offset) or a tz-aware datetime column.
+    known_stations : set of str
+        Station ids that exist; other rows are rejected as unknown stations.
+    now : datetime, optional
+        Reference for the "too far in the future" rule (default: the current time).
+    max_future : timedelta
+        Allowed clock skew.
+    """
+    now = now or datetime.now(timezone.utc)
+    if "flag" not in raw.columns:
+        raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias("flag"))
+    missing = [c for c in ("station", "parameter", "time", "value", "unit", "_row") if c not in raw.columns]
+    if missing:
+        raise InvalidInput(f"missing column(s): {', '.join(missing)}", field=missing[0])
+
+    df = raw.select(
+        pl.col("_row").cast(pl.Int64),
+        pl.col("station").cast(pl.String).str.strip_chars().alias("station"),
+        pl.col("parameter").cast(pl.String).str.strip_chars().str.to_lowercase().alias("_p_in"),
+        pl.col("unit").cast(pl.String).alias("_u_in"),
+        pl.col("value").alias("_v_in"),
+        pl.col("time").alias("_t_in"),
+        pl.col("flag").cast(pl.String).str.strip_chars().str.to_lowercase().fill_null("valid").alias("flag"),
+    )
+    # parameter
+    df = df.join(_PARAM_LOOKUP, on="_p_in", how="left", maintain_order="left")
+    # value: numbers pass, numeric strings are parsed, anything else is null
+    v = pl.col("_v_in")
+    if df.schema["_v_in"] == pl.String:
+        v = v.str.strip_chars().cast(pl.Float64, strict=False)
+    else:
+        v = v.cast(pl.Float64, strict=False)
+    df = df.with_columns(v.alias("_v"))
+    # time
+    t = pl.col("_t_in")
+    tdtype = df.schema["_t_in"]
+    if isinstance(tdtype, pl.Datetime):
+        if tdtype.time_zone is None:
+            df = df.with_columns(pl.lit(None, dtype=pl.Datetime("us", "UTC")).alias("_t"), pl.lit(True).alias("_naive"))
+        else:
+            df = df.with_columns(t.dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias("_t"),
+                                 pl.lit(False).alias("_naive"))
+    else:
+        ts = t.cast(pl.String)
+        df = df.with_columns(
+            parse_times(ts).alias("_t"),
+            ts.str.contains(r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*$").fill_null(False).alias("_naive"),
+        )
+    # unit conversion factor per distinct (parameter, unit)
+    pairs = df.select("_p", "_u_in").unique().drop_nulls()
+    facs, canon_units = [], []
+    for p, u in pairs.iter_rows():
+        try:
+            facs.append(conversion_factor(p, u, PARAMETERS[p].unit))
+        except InvalidInput:
+            facs.append(None)
+        canon_units.append(PARAMETERS[p].unit)
+    pairs = pairs.with_columns(pl.Series("_f", facs, dtype=pl.Float64), pl.Series("unit", canon_units, dtype=pl.String))
+    df = df.join(pairs, on=["_p", "_u_in"], how="left", maintain_order="left")
+    df = df.with_columns((pl.col("_v") * pl.col("_f")).alias("value"))
+
+    lo = pl.col("_p").replace_strict({k: p.min_value for k, p in PARAMETERS.items()}, default=None, return_dtype=pl.Float64)
+    hi = pl.col("_p").replace_strict({k: p.max_value for k, p in PARAMETERS.items()}, default=None, return_dtype=pl.Float64)
+    future = now + max_future
+    known = pl.Series(list(known_stations), dtype=pl.String)
+    # first failing rule wins
+    reason = (
+        pl.when(pl.col("station").is_null() | (pl.col("station") == ""))
+        .then(pl.lit("station|station is missing"))
+        .when(~pl.col("station").is_in(known.implode()))
+        .then(pl.concat_str(pl.lit("station|unknown station '"), pl.col("station"), pl.lit("'")))
+        .when(pl.col("_p_in").is_null())
+        .then(pl.lit("parameter|parameter is missing"))
+        .when(pl.col("_p").is_null())
+        .then(pl.concat_str(pl.lit("parameter|unknown parameter '"), pl.col("_p_in"), pl.lit("'")))
+        .when(pl.col("_u_in").is_null())
+        .then(pl.lit("unit|unit is missing"))
+        .when(pl.col("_f").is_null())
+        .then(pl.concat_str(pl.lit("unit|unknown unit '"), pl.col("_u_in"), pl.lit("' for "), pl.col("_p")))
+        .when(pl.col("_v").is_null() | pl.col("_v").is_nan() | pl.col("_v").is_infinite())
+        .then(pl.lit("value|value is not a number"))
+        .when(pl.col("value") < lo)
+        .then(pl.concat_str(pl.lit("value|impossible value "), pl.col("_v").cast(pl.String), pl.lit(" "),
+                            pl.col("_u_in"), pl.lit(": below "), lo.cast(pl.String), pl.lit(" "), pl.col("unit")))
+        .when(pl.col("value") > hi)
+        .then(pl.concat_str(pl.lit("value|impossible value "), pl.col("_v").cast(pl.String), pl.lit(" "),
+                            pl.col("_u_in"), pl.lit(": above "), hi.cast(pl.String), pl.lit(" "), pl.col("unit")))
+        .when(pl.col("_naive"))
+        .then(pl.lit("time|time has no UTC offset (write e.g. 2025-01-01T06:00:00Z or +06:00)"))
+        .when(pl.col("_t").is_null())
+        .then(pl.lit("time|time is not an ISO 8601 date-time with offset"))
+        .when(pl.col("_t") > pl.lit(future))
+        .then(pl.lit(f"time|time is more than {int(max_future.total_seconds() // 60)} minutes in the future"))
+        .when(pl.col("_t") < pl.lit(_EPOCH_MIN))
+        .then(pl.lit("time|time is before 1970"))
+        .when(~pl.col("flag").is_in(list(FLAGS)))
+        .then(pl.concat_str(pl.lit("flag|flag must be one of " + ", ".join(FLAGS) + "; got '"), pl.col("flag"), pl.lit("'")))
+        .otherwise(None)
+        .alias("_reason")
+    )
+    df = df.with_columns(reason)
+    bad = df.filter(pl.col("_reason").is_not_null()).select("_row", "_reason")
+    good = df.filter(pl.col("_reason").is_null()).select(
+        "station", pl.col("_p").alias("parameter"), pl.col("_t").alias("time"), "value", "unit", "flag"
+    )
+    rejected = []
+    for row, r in bad.iter_rows():
+        fld, _, msg = r.partition("|")
+        rejected.append(Rejection(int(row), fld, msg))
+    return Validated(good=good.to_arrow().cast(OBSERVATION_SCHEMA), rejected=rejected)

@@ -1,0 +1,1 @@
+"""Registry of cities and their monitoring stations."""
