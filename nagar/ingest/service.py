@@ -1,0 +1,164 @@
+"""Bringing observations in: an HTTP/JSON batch or a file, validated, then written in one path."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import polars as pl
+
+from nagar.core.errors import InvalidInput, PayloadTooLarge
+from nagar.core.ids import slugify, validate_id
+from nagar.core.settings import Settings
+from nagar.registry.service import nearest_city
+from nagar.store.base import Store, WriteCounts
+
+from .files import read_file
+from .models import IngestResult, RejectedRow
+from .validate import Rejection, validate
+
+_FIELDS = ("station", "parameter", "time", "value", "unit", "flag")
+
+
+def _column(rows: list[dict], name: str, kind: str) -> tuple[list, list[Rejection]]:
+    """Extract one column from JSON rows, nulling values of the wrong JSON type."""
+    out, bad = [], []
+    for i, r in enumerate(rows):
+        v = r.get(name) if isinstance(r, dict) else None
+        if v is None:
+            out.append(None)
+        elif kind == "number":
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                out.append(None)
+                bad.append(Rejection(i, name, f"{name} must be a number, got {type(v).__name__}"))
+            elif isinstance(v, float) and not math.isfinite(v):
+                out.append(None)
+                bad.append(Rejection(i, name, f"{name} must be finite"))
+            else:
+                out.append(float(v))
+        else:
+            if not isinstance(v, str):
+                out.append(None)
+                bad.append(Rejection(i, name, f"{name} must be a string, got {type(v).__name__}"))
+            else:
+                out.append(v)
+    return out, bad
+
+
+def ingest_rows(store: Store, *, rows: list[Any], settings: Settings, now: datetime | None = None) -> IngestResult:
+    """Validate and store a JSON batch; good rows are kept even when others are rejected."""
+    if not isinstance(rows, list):
+        raise InvalidInput("observations must be a list of objects", field="observations")
+    if len(rows) > settings.max_batch_rows:
+        raise PayloadTooLarge(
+            f"batch has {len(rows)} rows; the limit is {settings.max_batch_rows} per request",
+            field="observations",
+        )
+    pre: dict[int, Rejection] = {}
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            pre[i] = Rejection(i, "observations", "row must be a JSON object")
+    cols: dict[str, list] = {}
+    for name in _FIELDS:
+        cols[name], bad = _column(rows, name, "number" if name == "value" else "string")
+        for b in bad:
+            pre.setdefault(b.index, b)
+    keep = [i for i in range(len(rows)) if i not in pre]
+    raw = pl.DataFrame(
+        {"_row": keep, **{k: [v[i] for i in keep] for k, v in cols.items()}},
+        schema={"_row": pl.Int64, "station": pl.String, "parameter": pl.String, "time": pl.String,
+                "value": pl.Float64, "unit": pl.String, "flag": pl.String},
+    )
+    stations = raw.get_column("station").drop_nulls().unique().to_list()
+    known = store.existing_stations(stations)
+    v = validate(raw, known_stations=set(known), now=now,
+                 max_future=timedelta(minutes=settings.max_future_minutes))
+    counts = store.write_observations(v.good)
+    rejected = sorted([*pre.values(), *v.rejected], key=lambda r: r.index)
+    return IngestResult(
+        received=len(rows), inserted=counts.inserted, updated=counts.updated, rejected=len(rejected),
+        errors=[RejectedRow(**r.to_dict()) for r in rejected],
+    )
+
+
+def ingest_file(
+    store: Store,
+    *,
+    path: str | Path,
+    settings: Settings,
+    city: str | None = None,
+    batch_rows: int = 1_000_000,
+    max_errors: int = 1000,
+    on_progress: Callable[[int, int], None] | None = None,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Stream a CSV/Parquet file into the store in bounded batches, each batch committed on its own.
+
+    Unknown stations of an OpenAQ file are created from the file's name and coordinates, in ``city``
+    or else in the registered city whose centre is nearest (within 100 km). ``errors`` keeps the
+    first ``max_errors`` rejections (``index`` = file line for CSV, row for Parquet); ``rejected``
+    counts them all.
+    """
+    total, batches = read_file(path, batch_rows=batch_rows)
+    if city is not None and store.get_city(city) is None:
+        raise InvalidInput(f"unknown city {city!r}; create it first", field="city")
+    result = IngestResult(received=0, inserted=0, updated=0, rejected=0)
+    counts = WriteCounts()
+    known: set[str] = set()
+    created: list[str] = []
+    for fb in batches:
+        errs: list[Rejection] = [Rejection(m.line, "line", f"malformed CSV line: {m.reason}") for m in fb.malformed]
+        result.received += fb.raw.height + len(fb.malformed)
+        if fb.raw.height:
+            if fb.stations is not None:
+                created += _create_stations(store, fb.stations, city=city)
+            ids = set(fb.raw.get_column("station").drop_nulls().unique().to_list()) - known
+            if ids:
+                known |= set(store.existing_stations(ids))
+            v = validate(fb.raw, known_stations=known, now=now,
+                         max_future=timedelta(minutes=settings.max_future_minutes))
+            counts += store.write_observations(v.good)
+            errs += v.rejected
+        result.rejected += len(errs)
+        room = max_errors - len(result.errors)
+        if room > 0:
+            result.errors += [RejectedRow(**e.to_dict()) for e in sorted(errs, key=lambda e: e.index)[:room]]
+        if on_progress:
+            on_progress(fb.progress, total)
+    result.inserted, result.updated = counts.inserted, counts.updated
+    result.stations_created = created
+    return result
+
+
+def _create_stations(store: Store, stations: pl.DataFrame, *, city: str | None) -> list[str]:
+    ids = stations.get_column("id").to_list()
+    existing = store.existing_stations(ids)
+    new = []
+    for s in stations.iter_rows(named=True):
+        if s["id"] in existing:
+            continue
+        try:
+            validate_id(s["id"], field="station")
+        except InvalidInput:
+            continue
+        if s["lat"] is None or s["lon"] is None:
+            continue
+        target = city
+        if target is None:
+            near = nearest_city(store, lat=s["lat"], lon=s["lon"])
+            if near is None:
+                continue  # its rows are rejected as unknown stations
+            target = near["id"]
+        from nagar.core.units import normalise_parameter
+
+        params = sorted({p for p in (normalise_parameter(x) for x in s["parameter"] or []) if p})
+        new.append({"id": s["id"], "city": target, "name": s["name"] or s["id"], "lat": s["lat"],
+                    "lon": s["lon"], "parameters": params, "source": "OpenAQ archive file"})
+    if new:
+        store.upsert_stations(new)
+    return [s["id"] for s in new]
+
+
+__all__ = ["ingest_rows", "ingest_file", "slugify"]
