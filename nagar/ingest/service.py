@@ -162,3 +162,48 @@ def _create_stations(store: Store, stations: pl.DataFrame, *, city: str | None) 
 
 
 __all__ = ["ingest_rows", "ingest_file", "slugify"]
+
+
+def query_observations(
+    store: Store,
+    *,
+    stations: list[str] | None,
+    city: str | None,
+    parameters: list[str] | None,
+    start: datetime | None,
+    end: datetime | None,
+    aggregation: str = "raw",
+    limit: int | None = 10_000,
+) -> dict:
+    """Observations for the API/CLI; days are calendar days in the city's time zone."""
+    from nagar.core.units import normalise_parameter
+    from nagar.registry.service import get_city, get_station
+
+    for t, name in ((start, "start"), (end, "end")):
+        if t is not None and t.tzinfo is None:
+            raise InvalidInput(f"{name} must include a UTC offset", field=name)
+    if start and end and end <= start:
+        raise InvalidInput("end must be after start", field="end")
+    tz = "UTC"
+    if city is not None:
+        tz = get_city(store, city_id=city)["timezone"]
+    for s in stations or []:
+        st = get_station(store, station_id=s)
+        if city is None:
+            tz = get_city(store, city_id=st["city"])["timezone"]
+    params = None
+    if parameters:
+        params = []
+        for p in parameters:
+            k = normalise_parameter(p)
+            if k is None:
+                raise InvalidInput(f"unknown parameter {p!r}", field="parameter")
+            params.append(k)
+    tbl = store.observations(stations=stations, city=city, parameters=params, start=start, end=end,
+                             aggregation=aggregation, tz=tz, limit=limit)
+    rows = tbl.to_pylist()
+    for r in rows:
+        for k in ("time", "date"):
+            if k in r and r[k] is not None:
+                r[k] = r[k].isoformat()
+    return {"aggregation": aggregation, "timezone": tz, "count": len(rows), "items": rows}

@@ -50,6 +50,19 @@ DATA_MESSAGES: tuple[str, ...] = (
     N_("Extremely Unhealthy"),
     N_("Hazardous"),
     N_("Severe"),
+    # cities of Bangladesh (station and city names are shown through the catalogue, falling back to
+    # the stored name)
+    N_("Dhaka"),
+    N_("Chattogram"),
+    N_("Khulna"),
+    N_("Rajshahi"),
+    N_("Sylhet"),
+    N_("Barishal"),
+    N_("Rangpur"),
+    N_("Mymensingh"),
+    N_("Narayanganj"),
+    N_("Gazipur"),
+    N_("Cumilla"),
 )
 
 
@@ -150,3 +163,76 @@ def missing(lang: str, msgids: Iterable[str]) -> list[str]:
     """The msgids among ``msgids`` that ``lang`` does not translate (empty or fuzzy)."""
     have = translations(lang).as_dict()
     return sorted({m for m in msgids if not have.get(m)})
+
+
+# -------------------------------------------------------------------------- extraction (maintainers)
+
+WEB_DIR = Path(__file__).parent
+JS_KEYWORDS = {"t": None}
+"""The page script translates with ``t("msgid")``."""
+
+
+def extract_messages() -> dict[str, list[str]]:
+    """Every msgid the dashboard uses, with where it is used: templates (``_()``/``gettext``),
+    the page script (``t()``) and the Python modules of ``nagar.web`` (``N_()``/``gettext``)."""
+    from babel.messages.extract import extract
+    from jinja2.ext import babel_extract
+
+    found: dict[str, list[str]] = {}
+
+    def add(path: Path, messages) -> None:
+        for lineno, msgid, _comments, _context in messages:
+            key = msgid if isinstance(msgid, str) else msgid[0]
+            if key:
+                found.setdefault(key, []).append(f"{path.relative_to(WEB_DIR)}:{lineno}")
+
+    for path in sorted((WEB_DIR / "templates").rglob("*.html")):
+        with path.open("rb") as f:
+            add(path, list(extract(babel_extract, f, options={"extensions": "jinja2.ext.i18n"})))
+    for path in sorted((WEB_DIR / "static" / "js").rglob("*.js")):
+        with path.open("rb") as f:
+            add(path, list(extract("javascript", f, keywords=JS_KEYWORDS)))
+    for path in sorted(WEB_DIR.glob("*.py")):
+        with path.open("rb") as f:
+            add(path, list(extract("python", f, keywords={"N_": None, "gettext": (2,)})))
+    return found
+
+
+def update_catalogues() -> None:
+    """Rewrite every .po file with the msgids now in use (new ones empty, unused ones dropped);
+    ``en`` is filled with the msgids themselves. Run ``python -m nagar.web.i18n``."""
+    from babel.messages.pofile import write_po
+
+    found = extract_messages()
+    for lang in LANGUAGES:
+        template = Catalog(project="Nagar", version="0.1")  # fresh per language: update() shares messages
+        for msgid, locations in found.items():
+            template.add(msgid, locations=[(loc.rsplit(":", 1)[0], int(loc.rsplit(":", 1)[1])) for loc in locations])
+        catalog = read_catalog(lang) or Catalog(
+            locale=lang,
+            project="Nagar",
+            version="0.1",
+            fuzzy=False,
+            header_comment=(
+                f"# {Locale.parse(lang).english_name} messages of the Nagar dashboard (nagar/web).\n"
+                "# Translate the msgstr lines; after changing a template or the page script, run\n"
+                "# `python -m nagar.web.i18n` to add new msgids (empty) and drop unused ones."
+            ),
+        )
+        catalog.update(template, no_fuzzy_matching=True)
+        catalog.obsolete.clear()
+        if lang == DEFAULT_LANGUAGE:
+            for message in catalog:
+                if message.id and not message.string:
+                    message.string = message.id
+        path = po_path(lang)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            write_po(f, catalog, width=100, sort_output=True, include_lineno=False)
+    translations.cache_clear()
+
+
+if __name__ == "__main__":
+    update_catalogues()
+    for lang in LANGUAGES:
+        print(lang, "missing:", len(missing(lang, extract_messages())))

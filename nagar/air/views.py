@@ -1,0 +1,70 @@
+"""Routes for AQI standards and indices."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Literal
+
+from fastapi import APIRouter, Query
+
+from nagar.store.deps import SettingsDep, StoreDep
+
+from . import service
+
+router = APIRouter(prefix="/api/v1", tags=["air quality"])
+
+
+def standard_summary(std) -> dict:
+    return {
+        "id": std.id,
+        "name": std.name,
+        "source": std.source,
+        "edition": getattr(std, "edition", None),
+        "scale_max": std.scale_max,
+        "categories": [{"key": c.key, "name": c.name, "lo": c.lo, "hi": c.hi, "colour": c.colour}
+                       for c in std.categories],
+        "pollutants": [{"key": p.key, "parameter": p.parameter, "averaging": p.averaging, "unit": p.unit}
+                       for p in std.pollutants],
+    }
+
+
+@router.get("/standards", summary="AQI standards this server knows")
+def list_standards(settings: SettingsDep) -> dict:
+    return {"items": [standard_summary(s) for s in service.standards(settings)]}
+
+
+@router.get("/standards/{standard_id}", summary="One AQI standard with its breakpoint tables")
+def get_standard(standard_id: str, settings: SettingsDep) -> dict:
+    std = service.get_standard(settings, standard_id)
+    out = standard_summary(std)
+    out["pollutants"] = [
+        {"key": p.key, "parameter": p.parameter, "averaging": p.averaging, "unit": p.unit,
+         "breakpoints": [list(b) for b in p.breakpoints]}
+        for p in std.pollutants
+    ]
+    return out
+
+
+@router.get("/aqi", summary="AQI series for a station or a city")
+def get_aqi(
+    store: StoreDep,
+    settings: SettingsDep,
+    station: str | None = Query(None, examples=["dhaka-agargaon"]),
+    city: str | None = Query(None, examples=["dhaka"]),
+    start: datetime | None = Query(None, description="ISO 8601 with offset; default: 7 days before end"),
+    end: datetime | None = Query(None, description="ISO 8601 with offset; default: now"),
+    standard: str | None = Query(None, description="Standard id; default: the city's own"),
+    resolution: Literal["hour", "day"] = Query("hour"),
+) -> dict:
+    end = end or datetime.now(timezone.utc)
+    start = start or end - timedelta(days=7)
+    return service.aqi_series(store, settings=settings, station=station, city=city, start=start, end=end,
+                              standard=standard, resolution=resolution)
+
+
+@router.get("/aqi/latest", summary="Each station's current AQI in a city")
+def get_latest(
+    store: StoreDep, settings: SettingsDep, city: str = Query(..., examples=["dhaka"]),
+    standard: str | None = Query(None),
+) -> dict:
+    return service.latest(store, settings=settings, city=city, standard=standard)

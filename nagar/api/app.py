@@ -1,0 +1,100 @@
+"""The FastAPI application: mounts each domain's router, owns the store, maps errors to JSON."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import nagar
+from nagar.core.errors import NagarError
+from nagar.core.settings import Settings, get_settings
+from nagar.store import open_store
+
+log = logging.getLogger("nagar")
+
+
+def _loc(loc) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
+    """Build the app. ``store`` may be handed in (tests, the demo); otherwise it is opened from settings."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        own = store is None
+        app.state.store = store if store is not None else open_store(settings)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="Nagar",
+        version=nagar.__version__,
+        description="Open urban environment platform: cities, stations, observations and air quality.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    if store is not None:
+        app.state.store = store
+
+    @app.exception_handler(NagarError)
+    async def nagar_error(request: Request, exc: NagarError):
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = [
+            {"field": _loc(e.get("loc", ())), "reason": e.get("msg", "invalid"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"field": None, "reason": "invalid request"}
+        return JSONResponse(
+            {"error": "invalid_input", "message": f"{first['field']}: {first['reason']}", "field": first["field"],
+             "details": errors},
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return JSONResponse({"error": "http_error", "message": str(exc.detail)}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):  # pragma: no cover - a bug, logged
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "internal_error", "message": "internal error; see the server log"},
+                            status_code=500)
+
+    from nagar.air import views as air_views
+    from nagar.ingest import views as ingest_views
+    from nagar.registry import views as registry_views
+
+    app.include_router(registry_views.router)
+    app.include_router(ingest_views.router)
+    app.include_router(air_views.router)
+
+    @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary")
+    def health(request: Request) -> dict:
+        st = request.app.state.store.stats()
+        return {"status": "ok", "version": nagar.__version__, "cities": st.cities, "stations": st.stations,
+                "observations": st.observations}
+
+    try:
+        from nagar.web import views as web_views
+    except ImportError:  # pragma: no cover - the dashboard is part of the package
+        web_views = None
+    if web_views is not None and hasattr(web_views, "router"):
+        app.include_router(web_views.router)
+        if hasattr(web_views, "mount_static"):
+            web_views.mount_static(app)
+    return app

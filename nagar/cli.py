@@ -1,0 +1,235 @@
+"""The ``nagar`` command: demo, serve, ingest, aqi, cities, stations. Calls the same services as the API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+from rich.table import Table
+
+from nagar.core.errors import NagarError
+from nagar.core.settings import Settings
+
+app = typer.Typer(help="Nagar: open urban environment platform.", no_args_is_help=True, add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings(db: Optional[Path]) -> Settings:
+    return Settings.from_env(db=db)
+
+
+def _fail(exc: Exception) -> None:
+    msg = exc.message if isinstance(exc, NagarError) else str(exc)
+    field = f" ({exc.field})" if isinstance(exc, NagarError) and exc.field else ""
+    err.print(f"[bold red]error{field}:[/] {msg}")
+    raise typer.Exit(code=2)
+
+
+DbOpt = typer.Option(None, "--db", help="DuckDB file (default: $NAGAR_DB or data/nagar.duckdb)")
+
+
+@app.command()
+def serve(
+    db: Optional[Path] = DbOpt,
+    host: Optional[str] = typer.Option(None, help="Listen address (default 127.0.0.1)"),
+    port: Optional[int] = typer.Option(None, help="Port (default 8000)"),
+) -> None:
+    """Serve the API (/docs) and the dashboard (/)."""
+    import uvicorn
+
+    from nagar.api.app import create_app
+
+    settings = Settings.from_env(db=db, host=host, port=port)
+    try:
+        application = create_app(settings)
+    except NagarError as exc:
+        _fail(exc)
+    console.print(f"Nagar on [bold]http://{settings.host}:{settings.port}/[/] (API docs at /docs), store {settings.db}")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def demo(
+    db: Optional[Path] = DbOpt,
+    seed: int = typer.Option(42, help="Seed of the demo data generator"),
+    days: int = typer.Option(90, help="Days of hourly data to generate"),
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Start the server after loading"),
+    port: Optional[int] = typer.Option(None, help="Port (default 8000)"),
+) -> None:
+    """Build the demo cities and data if absent, then serve the dashboard."""
+    from nagar.demo.service import has_demo, load_demo
+    from nagar.store import open_store
+
+    settings = Settings.from_env(db=db, port=port)
+    try:
+        store = open_store(settings)
+        if not has_demo(store):
+            with console.status(f"Generating {days} days of demo data (seed {seed})..."):
+                counts = load_demo(store, seed=seed, days=days)
+            console.print(f"Demo data written to {settings.db}: {counts.inserted:,} observations.")
+        else:
+            console.print(f"Demo data already in {settings.db}.")
+        st = store.stats()
+        console.print(f"{st.cities} cities, {st.stations} stations, {st.observations:,} observations "
+                      f"from {st.first:%Y-%m-%d} to {st.last:%Y-%m-%d %H:%M} UTC.")
+        store.close()
+    except NagarError as exc:
+        _fail(exc)
+    if serve_after:
+        serve(db=settings.db, host=None, port=port)
+
+
+@app.command()
+def ingest(
+    file: Path = typer.Argument(..., help="CSV (.csv, .csv.gz) or Parquet file, Nagar or OpenAQ layout"),
+    db: Optional[Path] = DbOpt,
+    city: Optional[str] = typer.Option(None, help="City for stations the file creates (default: nearest city)"),
+    batch_rows: int = typer.Option(1_000_000, help="Rows per committed batch (bounds memory)"),
+    show_errors: int = typer.Option(20, help="How many rejected rows to list"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+) -> None:
+    """Load observations from a file, streaming, with a progress bar and a summary."""
+    from nagar.ingest.service import ingest_file
+    from nagar.store import open_store
+
+    settings = _settings(db)
+    try:
+        store = open_store(settings)
+        unit_col = TransferSpeedColumn() if not file.name.lower().endswith((".parquet", ".pq")) else TextColumn("")
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                      unit_col, TimeElapsedColumn(), console=err, disable=as_json) as progress:
+            task = progress.add_task(f"ingest {file.name}", total=None)
+
+            def on_progress(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            t0 = datetime.now(timezone.utc)
+            result = ingest_file(store, path=file, settings=settings, city=city, batch_rows=batch_rows,
+                                 on_progress=on_progress)
+            secs = (datetime.now(timezone.utc) - t0).total_seconds()
+        store.close()
+    except NagarError as exc:
+        _fail(exc)
+    if as_json:
+        console.print_json(json.dumps({**result.model_dump(), "seconds": secs}))
+        return
+    t = Table(title=f"Ingested {file.name}", show_header=False)
+    t.add_row("rows read", f"{result.received:,}")
+    t.add_row("inserted", f"{result.inserted:,}")
+    t.add_row("updated (same station, parameter, time)", f"{result.updated:,}")
+    t.add_row("rejected", f"{result.rejected:,}")
+    t.add_row("stations created", ", ".join(result.stations_created) or "none")
+    t.add_row("time", f"{secs:.2f} s ({(result.received / secs if secs else 0):,.0f} rows/s)")
+    console.print(t)
+    if result.errors and show_errors:
+        e = Table(title=f"Rejected rows (first {min(show_errors, len(result.errors))})")
+        e.add_column("line/row", justify="right")
+        e.add_column("field")
+        e.add_column("reason")
+        for r in result.errors[:show_errors]:
+            e.add_row(str(r.index), r.field, r.reason)
+        console.print(e)
+    if result.received and result.rejected == result.received:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def aqi(
+    values: list[str] = typer.Argument(..., help="pollutant=concentration in the standard's unit, e.g. pm25=35.9 o3_8h=0.07"),
+    standard: str = typer.Option("us-epa-2024", help="Standard id (see `nagar standards`) or a table file"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+) -> None:
+    """Compute sub-indices, AQI, category and dominant pollutant for given concentrations."""
+    import numpy as np
+
+    from nagar.air.aqi import compute_aqi
+    from nagar.air.service import get_standard
+
+    settings = Settings.from_env()
+    try:
+        std = get_standard(settings, standard) if not Path(standard).exists() else __import__(
+            "nagar.air.standards", fromlist=["load_standard"]).load_standard(standard)
+        conc: dict[str, float] = {}
+        for item in values:
+            key, sep, val = item.partition("=")
+            if not sep:
+                raise NagarError(f"expected pollutant=value, got {item!r}", field=item)
+            try:
+                num = float(val)
+            except ValueError:
+                raise NagarError(f"{key}: {val!r} is not a number", field=key) from None
+            conc[std.resolve_key(key.strip().lower())] = num
+        res = compute_aqi({k: np.array([v]) for k, v in conc.items()}, std)
+    except NagarError as exc:
+        _fail(exc)
+    units = {p.key: p.unit for p in std.pollutants}
+    a = float(res.aqi[0])
+    cat = int(res.category[0])
+    out = {
+        "standard": std.id,
+        "aqi": None if np.isnan(a) else a,
+        "category": std.categories[cat].name if cat >= 0 else None,
+        "colour": std.categories[cat].colour if cat >= 0 else None,
+        "dominant": (str(res.dominant[0]) or None),
+        "sub_indices": {k: (None if np.isnan(float(v[0])) else float(v[0])) for k, v in res.sub_indices.items()},
+        "concentrations": {k: {"value": v, "unit": units.get(k)} for k, v in conc.items()},
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        return
+    t = Table(title=f"AQI under {std.name}")
+    t.add_column("pollutant")
+    t.add_column("concentration", justify="right")
+    t.add_column("sub-index", justify="right")
+    for k, v in conc.items():
+        si = out["sub_indices"].get(k)
+        t.add_row(k, f"{v:g} {units.get(k, '')}", "—" if si is None else f"{si:g}")
+    console.print(t)
+    if out["aqi"] is None:
+        console.print("AQI: not defined for these inputs (see the standard's rules).")
+    else:
+        console.print(f"AQI [bold]{out['aqi']:g}[/] — [bold]{out['category']}[/], dominant pollutant {out['dominant']}")
+
+
+@app.command()
+def standards() -> None:
+    """List the AQI standards and where their tables come from."""
+    from nagar.air.service import standards as list_std
+
+    t = Table()
+    t.add_column("id")
+    t.add_column("name")
+    t.add_column("source")
+    for s in list_std(Settings.from_env()):
+        t.add_row(s.id, s.name, s.source)
+    console.print(t)
+
+
+@app.command()
+def cities(db: Optional[Path] = DbOpt) -> None:
+    """List registered cities and their stations."""
+    from nagar.store import open_store
+
+    try:
+        store = open_store(_settings(db))
+    except NagarError as exc:
+        _fail(exc)
+    t = Table()
+    for c in ("id", "name", "country", "timezone", "standard", "stations"):
+        t.add_column(c)
+    for c in store.list_cities():
+        t.add_row(c["id"], c["name"], c["country"], c["timezone"], c["standard"] or "",
+                  str(len(store.list_stations(city=c["id"]))))
+    console.print(t)
+    store.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
