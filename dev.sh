@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Nagar's two entry points on a fresh machine:
+#   bash dev.sh demo   install into .venv, build the demo data, serve the dashboard on http://127.0.0.1:8000/
+#   bash dev.sh test   install into .venv (with test extras and Chromium for the browser test), run the suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PY=${PYTHON:-python3}
+VENV=.venv
+
+ensure_venv() {
+  if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+    echo "Nagar needs Python 3.11 or newer; $("$PY" --version) found (set PYTHON=...)." >&2
+    exit 1
+  fi
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  local extras=$1 stamp="$VENV/.installed-$1"
+  local want
+  want=$(sha256sum pyproject.toml | cut -c1-16)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e ".$extras"
+    echo "$want" > "$stamp"
+  fi
+}
+
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian's chromium for the browser test..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "could not install chromium; the browser test will be skipped" >&2
+  fi
+}
+
+case "${1:-}" in
+  demo)
+    ensure_venv "[demo]"
+    shift
+    exec "$VENV/bin/nagar" demo "$@"
+    ;;
+  test)
+    ensure_venv "[test,bench]"
+    ensure_chromium
+    shift
+    exec "$VENV/bin/python" -m pytest -q "$@"
+    ;;
+  *)
+    echo "usage: bash dev.sh demo | test" >&2
+    exit 64
+    ;;
+esac
