@@ -269,6 +269,7 @@
         },
       }).addTo(map);
     }
+    L.control.scale({ imperial: false }).addTo(map);
     markerLayer = L.layerGroup().addTo(map);
     map.setView([23.7, 90.4], 6);
   }
@@ -496,7 +497,8 @@
     for (var i = 0; i < cats.length; i++) if (dataMax >= cats[i].lo) idx = i;
     idx = Math.max(idx, Math.min(1, cats.length - 1));
     var next = cats[idx + 1];
-    var top = next ? next.lo : (cats[idx].hi || scaleMax || dataMax);
+    var cat = cats[idx];
+    var top = cat.hi !== null && cat.hi !== undefined ? cat.hi : next ? next.lo : scaleMax || dataMax;
     if (scaleMax && top > scaleMax) top = scaleMax;
     return Math.max(top, Math.ceil(dataMax * 1.05));
   }

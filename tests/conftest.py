@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pyarrow as pa
+import pytest
+
+from nagar.store.duckdb import DuckDBStore
+
+DHAKA = dict(id="dhaka", name="Dhaka", country="BD", timezone="Asia/Dhaka", lat=23.81, lon=90.41, standard="us-epa-2024")
+
+
+def utc(*a) -> datetime:
+    return datetime(*a, tzinfo=timezone.utc)
+
+
+def obs_table(rows: list[tuple]) -> pa.Table:
+    """rows of (station, parameter, time, value[, unit[, flag]]) -> a validated-shape Arrow table."""
+    from nagar.store.base import OBSERVATION_SCHEMA
+
+    cols = {k: [] for k in OBSERVATION_SCHEMA.names}
+    for r in rows:
+        st, p, t, v = r[:4]
+        unit = r[4] if len(r) > 4 else {"pm25": "µg/m³", "pm10": "µg/m³", "co": "ppm"}.get(p, "ppb")
+        flag = r[5] if len(r) > 5 else "valid"
+        for k, x in zip(OBSERVATION_SCHEMA.names, (st, p, t, v, unit, flag)):
+            cols[k].append(x)
+    return pa.table(cols, schema=OBSERVATION_SCHEMA)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = DuckDBStore(tmp_path / "t.duckdb")
+    s.upsert_city(DHAKA)
+    s.upsert_station(dict(id="st1", city="dhaka", name="Station 1", lat=23.78, lon=90.38, parameters=["pm25"]))
+    s.upsert_station(dict(id="st2", city="dhaka", name="Station 2", lat=23.76, lon=90.39, parameters=["pm25"]))
+    yield s
+    s.close()
