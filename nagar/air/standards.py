@@ -272,8 +272,6 @@ class Standard:
         int, numpy.ndarray of int16 or polars.Series
             Same kind as the input.
         """
-        from nagar.air.aqi import _as_array, _restore  # local: aqi imports this module
-
         arr, kind = _as_array(aqi)
         lo = np.array([c.lo for c in self.categories], dtype=float)
         idx = np.searchsorted(lo, arr, side="right").astype(np.int16) - 1
@@ -310,6 +308,33 @@ class Standard:
                 pd_["only_when"] = {"key": p.only_when.key, "above": p.only_when.above}
             d["pollutants"].append(pd_)
         return d
+
+
+# --------------------------------------------------------------------------------------------------
+# array kinds: the functions of nagar.air return the kind they were given (pvlib habit)
+
+
+def _as_array(x: Any) -> tuple[np.ndarray, tuple]:
+    """``x`` as a float64 array plus a tag to restore its kind (scalar, numpy, polars, sequence)."""
+    mod = type(x).__module__
+    if mod.startswith("polars"):
+        return x.cast(float).to_numpy().astype(float, copy=False), ("polars", x.name)
+    if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
+        return np.array([np.nan if x is None else x], dtype=float), ("scalar",)
+    if isinstance(x, np.ndarray):
+        return (x if x.dtype == np.float64 else x.astype(float)), ("numpy",)
+    return np.asarray([np.nan if v is None else v for v in x], dtype=float), ("numpy",)
+
+
+def _restore(arr: np.ndarray, kind: tuple, name: str = "") -> Any:
+    """Undo :func:`_as_array` for a result array of the same length."""
+    if kind[0] == "scalar":
+        return arr.reshape(-1)[0].item()
+    if kind[0] == "polars":
+        import polars as pl
+
+        return pl.Series(kind[1] or name, arr)
+    return arr
 
 
 # --------------------------------------------------------------------------------------------------

@@ -598,12 +598,18 @@ def _build_table(stations, values, present, times_us) -> pa.Table:
             value_parts.append(vals[keep, k])
     station_idx = np.concatenate(station_codes)
     param_idx = np.concatenate(param_codes)
+    station_ids = pa.array([s["id"] for s in stations], pa.string())
+    param_names = pa.array(list(PARAMETER_ORDER), pa.string())
     units = pa.array([PARAMETERS[p].unit for p in PARAMETER_ORDER], pa.string())
+
+    def decode(codes: np.ndarray, dictionary: pa.Array) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(codes), dictionary).dictionary_decode()
+
     columns = [
-        pa.DictionaryArray.from_arrays(pa.array(station_idx), pa.array([s["id"] for s in stations])).dictionary_decode(),
-        pa.DictionaryArray.from_arrays(pa.array(param_idx), pa.array(list(PARAMETER_ORDER))).dictionary_decode(),
+        decode(station_idx, station_ids),
+        decode(param_idx, param_names),
         pa.array(np.concatenate(time_parts), type=pa.timestamp("us", tz="UTC")),
         pa.array(np.concatenate(value_parts), type=pa.float64()),
-        pa.DictionaryArray.from_arrays(pa.array(param_idx), units).dictionary_decode(),
+        decode(param_idx, units),
     ]
     return pa.Table.from_arrays(columns, schema=OBSERVATION_SCHEMA)
