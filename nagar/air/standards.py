@@ -273,9 +273,10 @@ class Standard:
             Same kind as the input.
         """
         arr, kind = _as_array(aqi)
-        lo = np.array([c.lo for c in self.categories], dtype=float)
-        idx = np.searchsorted(lo, arr, side="right").astype(np.int16) - 1
-        idx[~np.isfinite(arr)] = -1
+        idx = np.zeros(arr.shape, dtype=np.int16)
+        for c in self.categories[1:]:  # count of category starts <= aqi, minus the first
+            idx += arr >= c.lo
+        idx[~(arr >= self.categories[0].lo)] = -1  # NaN and below the scale
         return _restore(idx, kind, name="category")
 
     def category(self, aqi: float) -> Category | None:

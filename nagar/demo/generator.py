@@ -17,9 +17,10 @@ daytime road-dust bump. Gaps (random hours, short runs, whole-station outages) a
 one Dhaka PM2.5 sensor is made faulty (stuck for about two days, plus two implausible spikes) and
 described in :attr:`DemoData.faults`.
 
-The same ``(seed, days, end)`` always gives byte-identical output: every random stream is a NumPy
-``PCG64`` generator seeded from ``seed`` and a CRC-32 of a city or station id (never Python's salted
-``hash``), and nothing depends on the wall clock once ``end`` is fixed.
+The same ``(seed, days, end)`` always gives byte-identical output (with the pinned NumPy): every
+random stream is a NumPy ``PCG64`` generator seeded from ``seed`` and a CRC-32 of a city or station
+id (never Python's salted ``hash``), and nothing depends on the wall clock once ``end`` is fixed.
+Keying streams by id means adding a station elsewhere does not change an existing station's data.
 
 References
 ----------
@@ -74,13 +75,14 @@ PARAMETER_ORDER: tuple[str, ...] = ("pm25", "pm10", "no2", "o3")
 
 OBSERVATION_SCHEMA = pa.schema(
     [
-        ("station", pa.string()),
-        ("parameter", pa.string()),
-        ("time", pa.timestamp("us", tz="UTC")),
-        ("value", pa.float64()),
-        ("unit", pa.string()),
+        pa.field("station", pa.string(), nullable=False),
+        pa.field("parameter", pa.string(), nullable=False),
+        pa.field("time", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("value", pa.float64(), nullable=False),
+        pa.field("unit", pa.string(), nullable=False),
     ]
 )
+"""Columns of :attr:`DemoData.observations` (the store's observation columns without ``flag``)."""
 
 MAX_DAYS = 3660
 _HOUR_US = 3_600_000_000
@@ -203,7 +205,7 @@ class DemoData:
     cities: list[dict]
     """id, name, country (ISO 3166-1 alpha-2), timezone (IANA), lat, lon, standard."""
     stations: list[dict]
-    """id, city, name, lat, lon, parameters."""
+    """id, city, name, lat, lon, parameters, and source (where the site's metadata came from)."""
     observations: pa.Table
     """Hourly values; schema :data:`OBSERVATION_SCHEMA`; missing hours are absent rows."""
     faults: list[dict]
@@ -235,7 +237,10 @@ def generate(seed: int = 42, days: int = 90, end: datetime | None = None) -> Dem
         ``observations`` is a :class:`pyarrow.Table` with columns station, parameter,
         time (timestamp[us, UTC], on the hour), value (float64, rounded to 0.1, never negative)
         and unit ("µg/m³" for pm25/pm10, "ppb" for no2/o3), sorted by station (in ``stations``
-        order), parameter (pm25, pm10, no2, o3) and time.
+        order), parameter (pm25, pm10, no2, o3) and time. The window is the ``days × 24`` hours
+        ending at ``end`` inclusive; missing hours are absent rows. ``faults`` lists the one faulty
+        sensor's episodes (a Dhaka CAMS PM2.5 monitor stuck for ~2 days, plus two implausible
+        spikes; ``start``/``end`` inclusive, always reported), ``outages`` the station-wide gaps.
 
     Raises
     ------
@@ -331,7 +336,7 @@ def _public_city(c: dict) -> dict:
 def _public_station(s: dict) -> dict:
     params = [p for p in PARAMETER_ORDER if p in s["parameters"]]
     return {"id": s["id"], "city": s["city"], "name": s["name"], "lat": s["lat"], "lon": s["lon"],
-            "parameters": params}
+            "parameters": params, "source": s["source"]}
 
 
 # ---------------------------------------------------------------------------------------------

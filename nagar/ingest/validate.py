@@ -55,6 +55,17 @@ def parse_times(col: pl.Expr) -> pl.Expr:
     )
 
 
+def _fast_times(s: pl.Series) -> pl.Series | None:
+    """Arrow's strict ISO-8601 cast (needs an offset on every cell); ``None`` if any cell fails."""
+    if s.dtype != pl.String:
+        return None
+    try:
+        arr = s.to_arrow().cast(pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return pl.Series("_t", arr)
+
+
 def validate(
     raw: pl.DataFrame,
     *,
@@ -86,7 +97,7 @@ def validate(
 
     df = raw.select(
         pl.col("_row").cast(pl.Int64),
-        pl.col("station").cast(pl.String).str.strip_chars().alias("station"),
+        pl.col("station").cast(pl.String).alias("station"),
         pl.col("parameter").cast(pl.String).str.strip_chars().str.to_lowercase().alias("_p_in"),
         pl.col("unit").cast(pl.String).alias("_u_in"),
         pl.col("value").alias("_v_in"),
@@ -98,7 +109,10 @@ def validate(
     # value: numbers pass, numeric strings are parsed, anything else is null
     v = pl.col("_v_in")
     if df.schema["_v_in"] == pl.String:
-        v = v.str.strip_chars().cast(pl.Float64, strict=False)
+        try:  # fast path: Arrow's strict cast succeeds when every cell is a number
+            df = df.with_columns(pl.Series("_v_in", df.get_column("_v_in").to_arrow().cast(pa.float64())))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            v = v.str.strip_chars().cast(pl.Float64, strict=False)
     else:
         v = v.cast(pl.Float64, strict=False)
     df = df.with_columns(v.alias("_v"))
@@ -111,6 +125,8 @@ def validate(
         else:
             df = df.with_columns(t.dt.convert_time_zone("UTC").dt.cast_time_unit("us").alias("_t"),
                                  pl.lit(False).alias("_naive"))
+    elif (fast := _fast_times(df.get_column("_t_in"))) is not None:
+        df = df.with_columns(fast.alias("_t"), pl.lit(False).alias("_naive"))
     else:
         ts = t.cast(pl.String)
         df = df.with_columns(
@@ -134,7 +150,22 @@ def validate(
     hi = pl.col("_p").replace_strict({k: p.max_value for k, p in PARAMETERS.items()}, default=None, return_dtype=pl.Float64)
     future = now + max_future
     known = pl.Series(list(known_stations), dtype=pl.String)
-    # first failing rule wins
+    v_ok = pl.col("_v").is_not_null() & pl.col("_v").is_finite()
+    ok = (
+        pl.col("station").is_in(known.implode()).fill_null(False)
+        & pl.col("_f").is_not_null()
+        & v_ok.fill_null(False)
+        & (pl.col("value") >= lo).fill_null(False)
+        & (pl.col("value") <= hi).fill_null(False)
+        & (pl.col("_t") <= pl.lit(future)).fill_null(False)
+        & (pl.col("_t") >= pl.lit(_EPOCH_MIN)).fill_null(False)
+        & pl.col("flag").is_in(list(FLAGS)).fill_null(False)
+    )
+    df = df.with_columns(ok.alias("_ok"))
+    good = df.filter(pl.col("_ok")).select(
+        "station", pl.col("_p").alias("parameter"), pl.col("_t").alias("time"), "value", "unit", "flag"
+    )
+    # reasons are worked out for the rejected rows only; the first failing rule wins
     reason = (
         pl.when(pl.col("station").is_null() | (pl.col("station") == ""))
         .then(pl.lit("station|station is missing"))
@@ -148,7 +179,7 @@ def validate(
         .then(pl.lit("unit|unit is missing"))
         .when(pl.col("_f").is_null())
         .then(pl.concat_str(pl.lit("unit|unknown unit '"), pl.col("_u_in"), pl.lit("' for "), pl.col("_p")))
-        .when(pl.col("_v").is_null() | pl.col("_v").is_nan() | pl.col("_v").is_infinite())
+        .when(~v_ok.fill_null(False))
         .then(pl.lit("value|value is not a number"))
         .when(pl.col("value") < lo)
         .then(pl.concat_str(pl.lit("value|impossible value "), pl.col("_v").cast(pl.String), pl.lit(" "),
@@ -164,16 +195,11 @@ def validate(
         .then(pl.lit(f"time|time is more than {int(max_future.total_seconds() // 60)} minutes in the future"))
         .when(pl.col("_t") < pl.lit(_EPOCH_MIN))
         .then(pl.lit("time|time is before 1970"))
-        .when(~pl.col("flag").is_in(list(FLAGS)))
-        .then(pl.concat_str(pl.lit("flag|flag must be one of " + ", ".join(FLAGS) + "; got '"), pl.col("flag"), pl.lit("'")))
-        .otherwise(None)
+        .otherwise(pl.concat_str(pl.lit("flag|flag must be one of " + ", ".join(FLAGS) + "; got '"),
+                                 pl.col("flag"), pl.lit("'")))
         .alias("_reason")
     )
-    df = df.with_columns(reason)
-    bad = df.filter(pl.col("_reason").is_not_null()).select("_row", "_reason")
-    good = df.filter(pl.col("_reason").is_null()).select(
-        "station", pl.col("_p").alias("parameter"), pl.col("_t").alias("time"), "value", "unit", "flag"
-    )
+    bad = df.filter(~pl.col("_ok")).select("_row", reason)
     rejected = []
     for row, r in bad.iter_rows():
         fld, _, msg = r.partition("|")

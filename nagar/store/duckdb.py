@@ -37,6 +37,22 @@ def _naive_utc(t: datetime | None) -> datetime | None:
     return t
 
 
+def _last_per_key(t: pa.Table) -> pa.Table:
+    """Keep the last row of each (station_key, parameter, time) in ``t`` (arrival order)."""
+    import polars as pl
+
+    df = pl.from_arrow(t)
+    keys = ["station_key", "parameter", "time"]
+    # cheap test first: distinct combined hashes == rows proves there is no duplicate (a hash collision
+    # only sends us down the exact path below)
+    h = df.select(
+        pl.col("station_key").hash(1) ^ pl.col("parameter").hash(2) ^ pl.col("time").hash(3)
+    ).to_series()
+    if h.n_unique() == df.height:
+        return t
+    return df.unique(subset=keys, keep="last", maintain_order=True).to_arrow()
+
+
 def _translate(exc: duckdb.Error) -> StoreError:
     transient = isinstance(exc, (duckdb.IOException, duckdb.TransactionException))
     return StoreError(f"database error: {exc}", transient=transient)
@@ -58,6 +74,7 @@ class DuckDBStore:
                 transient=True,
             ) from exc
         self._lock = threading.RLock()
+        self._stations: dict[str, tuple[int, str]] = {}
         if not read_only:
             self._migrate()
 
@@ -182,65 +199,84 @@ class DuckDBStore:
         return {r["id"]: r["city"] for r in rows}
 
     # observations -----------------------------------------------------------------------------
+    def _station_map(self, ids: list[str]) -> dict[str, tuple[int, str]]:
+        """Station id -> (integer key, city) for ``ids``, from a cache refreshed on a miss."""
+        missing = [i for i in ids if i not in self._stations]
+        if missing:
+            for key, sid, city in self._con.execute(
+                "SELECT key, id, city FROM stations WHERE list_contains(?, id)", [missing]
+            ).fetchall():
+                self._stations[sid] = (key, city)
+        return self._stations
+
     def write_observations(self, batch: pa.Table) -> WriteCounts:
         """Upsert ``batch``: one row per (station, parameter, time), last write wins.
 
         Duplicates inside the batch keep the last row and count as updates; rows matching stored ones
-        replace them and count as updates. Done as UPDATE ... FROM plus INSERT ... anti-join restricted to
-        the batch's time span (zone maps prune the scan), in one transaction.
+        replace them and count as updates. Station ids are mapped to integer keys in Arrow, then one
+        ``UPDATE ... FROM`` and one anti-join ``INSERT`` restricted to the batch's time span (zone maps
+        prune the scan of older data) run in one transaction.
         """
+        import pyarrow.compute as pc
+
         n = batch.num_rows
         if n == 0:
             return WriteCounts()
         batch = batch.select(OBSERVATION_SCHEMA.names).cast(OBSERVATION_SCHEMA)
-        batch = batch.append_column("_ord", pa.array(range(n), pa.int64()))
-        try:
-            with self._tx() as con:
-                con.register("_batch", batch)
-                try:
-                    missing = con.execute(
-                        "SELECT DISTINCT b.station FROM _batch b ANTI JOIN stations s ON s.id = b.station LIMIT 5"
-                    ).fetchall()
-                    if missing:
-                        raise InvalidInput(
-                            f"unknown station(s): {', '.join(m[0] for m in missing)}", field="station"
-                        )
-                    con.execute(
-                        """
-                        CREATE OR REPLACE TEMP TABLE _stage AS
-                        SELECT s.key AS station_key, s.city AS city, b.parameter,
-                               (b.time AT TIME ZONE 'UTC')::TIMESTAMP AS time, b.value, b.unit, b.flag
-                        FROM _batch b JOIN stations s ON s.id = b.station
-                        QUALIFY row_number() OVER (PARTITION BY s.key, b.parameter, b.time ORDER BY b._ord DESC) = 1
-                        """
-                    )
-                finally:
-                    con.unregister("_batch")
-                staged, tmin, tmax = con.execute("SELECT count(*), min(time), max(time) FROM _stage").fetchone()
-                updated = con.execute(
-                    """
-                    UPDATE observations o SET value = s.value, unit = s.unit, flag = s.flag, city = s.city
-                    FROM _stage s
-                    WHERE o.station_key = s.station_key AND o.parameter = s.parameter AND o.time = s.time
-                      AND o.time BETWEEN ? AND ?
-                    """,
-                    [tmin, tmax],
-                ).fetchone()[0]
-                inserted = con.execute(
-                    """
-                    INSERT INTO observations (city, station_key, parameter, time, value, unit, flag)
-                    SELECT s.city, s.station_key, s.parameter, s.time, s.value, s.unit, s.flag
-                    FROM _stage s ANTI JOIN (
-                        SELECT station_key, parameter, time FROM observations WHERE time BETWEEN ? AND ?
-                    ) o ON o.station_key = s.station_key AND o.parameter = s.parameter AND o.time = s.time
-                    """,
-                    [tmin, tmax],
-                ).fetchone()[0]
-                con.execute("DROP TABLE _stage")
-        except duckdb.Error as exc:
-            raise _translate(exc) from exc
+        with self._lock:
+            ids = pc.unique(batch.column("station")).to_pylist()
+            smap = self._station_map(ids)
+            missing = [i for i in ids if i not in smap]
+            if missing:
+                raise InvalidInput(f"unknown station(s): {', '.join(sorted(missing)[:5])}", field="station")
+            keys = pa.array([smap[i][0] for i in ids], pa.int32())
+            cities = pa.array([smap[i][1] for i in ids], pa.string())
+            pos = pc.index_in(batch.column("station"), value_set=pa.array(ids, pa.string()))
+            staged = pa.table({
+                "city": pc.take(cities, pos),
+                "station_key": pc.take(keys, pos),
+                "parameter": batch.column("parameter"),
+                "time": batch.column("time").cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us")),
+                "value": batch.column("value"),
+                "unit": batch.column("unit"),
+                "flag": batch.column("flag"),
+            })
+            staged = _last_per_key(staged)
+            dupes = n - staged.num_rows
+            tmin, tmax = pc.min(staged.column("time")).as_py(), pc.max(staged.column("time")).as_py()
+            try:
+                with self._tx() as con:
+                    con.register("_stage", staged)
+                    try:
+                        updated = con.execute(
+                            """
+                            UPDATE observations o SET value = s.value, unit = s.unit, flag = s.flag
+                            FROM _stage s
+                            WHERE o.station_key = s.station_key AND o.parameter = s.parameter AND o.time = s.time
+                              AND o.time BETWEEN ? AND ?
+                            """,
+                            [tmin, tmax],
+                        ).fetchone()[0]
+                        if updated == staged.num_rows:
+                            inserted = 0
+                        else:
+                            inserted = con.execute(
+                                """
+                                INSERT INTO observations (city, station_key, parameter, time, value, unit, flag)
+                                SELECT s.city, s.station_key, s.parameter, s.time, s.value, s.unit, s.flag
+                                FROM _stage s ANTI JOIN (
+                                    SELECT station_key, parameter, time FROM observations WHERE time BETWEEN ? AND ?
+                                ) o ON o.station_key = s.station_key AND o.parameter = s.parameter AND o.time = s.time
+                                """ if updated else
+                                "INSERT INTO observations SELECT city, station_key, parameter, time, value, unit, flag FROM _stage",
+                                [tmin, tmax] if updated else [],
+                            ).fetchone()[0]
+                    finally:
+                        con.unregister("_stage")
+            except duckdb.Error as exc:
+                raise _translate(exc) from exc
         # rows dropped by the de-duplication above were superseded by a later row of the same batch
-        return WriteCounts(inserted=int(inserted), updated=int(updated) + (n - int(staged)))
+        return WriteCounts(inserted=int(inserted), updated=int(updated) + dupes)
 
     def _obs_filter(self, *, stations, city, parameters, start, end, include_flagged) -> tuple[str, list]:
         where, params = [], []

@@ -40,6 +40,7 @@ def N_(msgid: str) -> str:
 DATA_MESSAGES: tuple[str, ...] = (
     N_("Good"),
     N_("Moderate"),
+    N_("Moderately Polluted"),
     N_("Satisfactory"),
     N_("Caution"),
     N_("Unhealthy for Sensitive Groups"),
@@ -63,6 +64,10 @@ DATA_MESSAGES: tuple[str, ...] = (
     N_("Narayanganj"),
     N_("Gazipur"),
     N_("Cumilla"),
+    # demo cities in ASEAN
+    N_("Bangkok"),
+    N_("Hanoi"),
+    N_("Jakarta"),
 )
 
 
@@ -130,13 +135,20 @@ def language_name(lang: str) -> str:
     return Locale.parse(lang).display_name or lang
 
 
+def normalise(code: str | None) -> str | None:
+    """``"bn-BD"`` -> ``"bn"`` when the dashboard offers that language, else None."""
+    if not code:
+        return None
+    lang = code.strip().lower().replace("_", "-").split("-")[0]
+    return lang if lang in LANGUAGES else None
+
+
 def negotiate(*, requested: str | None = None, cookie: str | None = None, accept: str | None = None) -> str:
     """Pick the page language: ``?lang=``, then the cookie, then ``Accept-Language``, then English."""
     for candidate in (requested, cookie):
-        if candidate:
-            code = candidate.strip().lower().replace("_", "-").split("-")[0]
-            if code in LANGUAGES:
-                return code
+        code = normalise(candidate)
+        if code:
+            return code
     if accept:
         preferred: list[tuple[float, str]] = []
         for i, part in enumerate(accept.split(",")):
@@ -147,15 +159,15 @@ def negotiate(*, requested: str | None = None, cookie: str | None = None, accept
                     q = float(params.strip()[2:])
                 except ValueError:
                     q = 0.0
-            if tag:
+            if tag.strip() and q > 0:
                 preferred.append((-q + i * 1e-6, tag.strip()))
         tags = [tag for _, tag in sorted(preferred)]
         found = negotiate_locale(tags, list(LANGUAGES), sep="-")
         if found:
             return found
         for tag in tags:
-            if tag.split("-")[0].lower() in LANGUAGES:
-                return tag.split("-")[0].lower()
+            if normalise(tag):
+                return normalise(tag)  # type: ignore[return-value]
     return DEFAULT_LANGUAGE
 
 

@@ -134,7 +134,7 @@ def dashboard(
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Vary"] = "Accept-Language, Cookie"
-    if lang and i18n.negotiate(requested=lang) == page_lang and request.cookies.get(LANG_COOKIE) != page_lang:
+    if i18n.normalise(lang) == page_lang and request.cookies.get(LANG_COOKIE) != page_lang:
         response.set_cookie(LANG_COOKIE, page_lang, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", path="/")
     return response
 

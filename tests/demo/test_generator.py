@@ -135,7 +135,8 @@ def test_stations(data):
     cities = {c["id"]: c for c in data.cities}
     counts: dict[str, int] = {}
     for s in data.stations:
-        assert set(s) == {"id", "city", "name", "lat", "lon", "parameters"}
+        assert set(s) == {"id", "city", "name", "lat", "lon", "parameters", "source"}
+        assert s["source"]
         validate_id(s["id"])
         assert s["id"].startswith(s["city"] + "-")
         assert s["parameters"] and set(s["parameters"]) <= {"pm25", "pm10", "no2", "o3"}
@@ -146,6 +147,14 @@ def test_stations(data):
     assert 4 <= counts["dhaka"] <= 6 and 2 <= counts["chattogram"] <= 3
     assert all(2 <= counts[c] <= 3 for c in cities if c not in ("dhaka", "chattogram"))
     assert "dhaka-agargaon" in {s["id"] for s in data.stations}
+
+
+def test_cities_and_stations_fit_the_registry_models(data):
+    models = pytest.importorskip("nagar.registry.models")
+    for c in data.cities:
+        models.CityCreate(**c)
+    for s in data.stations:
+        models.StationCreate(**s)
 
 
 def test_observation_schema_and_units(data):

@@ -45,6 +45,19 @@
     pb: function () { return t("Lead (Pb)"); },
   };
 
+  // Short names of the standards Nagar ships (the API's name is long: it becomes the option's tooltip).
+  var STANDARD_LABELS = {
+    "bd-doe": function () { return t("Bangladesh DoE"); },
+    "us-epa-2024": function () { return t("US EPA (2024)"); },
+    "us-epa-2012": function () { return t("US EPA (2012)"); },
+    "in-naqi-2014": function () { return t("India NAQI (2014)"); },
+  };
+  function standardName(std) {
+    if (!std) return "";
+    var label = STANDARD_LABELS[std.id];
+    return label ? label() : t(std.name || std.id);
+  }
+
   /** "pm25_24h", "PM2.5", "o3_8h" -> a translated pollutant name. */
   function pollutantName(code) {
     if (!code) return "–";
@@ -169,7 +182,7 @@
   }
 
   function standardLabel(std) {
-    var name = t(std.name || std.id);
+    var name = standardName(std);
     if (state.city && std.id === state.city.standard) return fmt(t("{name} (city standard)"), { name: name });
     return name;
   }
@@ -192,7 +205,7 @@
     );
     Array.prototype.forEach.call(stdSelect.options, function (opt, i) {
       var std = state.standards[i];
-      if (std && std.source) opt.title = std.source;
+      if (std) opt.title = [std.name, std.source].filter(Boolean).join(" — ");
     });
   }
 
@@ -209,7 +222,7 @@
     var list = document.getElementById("legend");
     list.textContent = "";
     var std = state.standard;
-    document.getElementById("legend-standard").textContent = std ? "(" + t(std.name || std.id) + ")" : "";
+    document.getElementById("legend-standard").textContent = std ? "(" + standardName(std) + ")" : "";
     list.dataset.standard = std ? std.id : "";
     sortedCategories(std).forEach(function (c) {
       var li = document.createElement("li");
