@@ -108,28 +108,80 @@ def ingest_file(
     counts = WriteCounts()
     known: set[str] = set()
     created: list[str] = []
-    for fb in batches:
+    max_future = timedelta(minutes=settings.max_future_minutes)
+
+    def prepare(fb):
+        """Reader side (runs ahead in a thread): station creation and validation."""
         errs: list[Rejection] = [Rejection(m.line, "line", f"malformed CSV line: {m.reason}") for m in fb.malformed]
-        result.received += fb.raw.height + len(fb.malformed)
+        good = None
         if fb.raw.height:
             if fb.stations is not None:
-                created += _create_stations(store, fb.stations, city=city)
+                created.extend(_create_stations(store, fb.stations, city=city))
             ids = set(fb.raw.get_column("station").drop_nulls().unique().to_list()) - known
             if ids:
-                known |= set(store.existing_stations(ids))
-            v = validate(fb.raw, known_stations=known, now=now,
-                         max_future=timedelta(minutes=settings.max_future_minutes))
-            counts += store.write_observations(v.good)
-            errs += v.rejected
+                known.update(store.existing_stations(ids))
+            v = validate(fb.raw, known_stations=known, now=now, max_future=max_future)
+            good, errs = v.good, errs + v.rejected
+        return fb.raw.height + len(fb.malformed), good, errs, fb.progress
+
+    # Reading and validating batch k+1 overlaps writing batch k (Polars and DuckDB both release the
+    # GIL); the queue holds at most two prepared batches, so memory stays bounded.
+    for received, good, errs, progress in _pipelined(map(prepare, batches), depth=2):
+        result.received += received
+        if good is not None and good.num_rows:
+            counts += store.write_observations(good)
         result.rejected += len(errs)
         room = max_errors - len(result.errors)
         if room > 0:
             result.errors += [RejectedRow(**e.to_dict()) for e in sorted(errs, key=lambda e: e.index)[:room]]
         if on_progress:
-            on_progress(fb.progress, total)
+            on_progress(progress, total)
     result.inserted, result.updated = counts.inserted, counts.updated
     result.stations_created = created
     return result
+
+
+def _pipelined(items, *, depth: int):
+    """Iterate ``items`` in a background thread, ``depth`` items ahead; re-raise its errors here."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def run():
+        try:
+            for it in items:
+                while not stop.is_set():
+                    try:
+                        q.put((None, it), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((None, done))
+        except BaseException as exc:  # handed to the consumer
+            q.put((exc, None))
+
+    th = threading.Thread(target=run, name="nagar-ingest-reader", daemon=True)
+    th.start()
+    try:
+        while True:
+            exc, it = q.get()
+            if exc is not None:
+                raise exc
+            if it is done:
+                return
+            yield it
+    finally:
+        stop.set()
+        while th.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                th.join(timeout=0.05)
 
 
 def _create_stations(store: Store, stations: pl.DataFrame, *, city: str | None) -> list[str]:

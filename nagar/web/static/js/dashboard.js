@@ -590,7 +590,8 @@
             axis.ticks = ticks;
           },
           ticks: {
-            autoSkip: false,
+            autoSkip: true,
+            autoSkipPadding: 10,
             maxRotation: 0,
             callback: function (value) { return tickDate.format(new Date(value)); },
           },
