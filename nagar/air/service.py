@@ -22,8 +22,8 @@ from nagar.registry.service import get_city, get_station
 from nagar.store.base import Store
 
 from .aqi import compute_aqi
-from .nowcast import nowcast
-from .standards import list_standards, load_standard
+from .nowcast import nowcast_series
+from .standards import list_standards
 
 HOUR = timedelta(hours=1)
 MIN_HOURS = {"1h": 1, "8h": 6, "24h": 18}
@@ -36,10 +36,11 @@ def _floor_hour(t: datetime) -> datetime:
 
 
 def get_standard(settings: Settings, standard_id: str):
-    try:
-        return load_standard(standard_id, extra_dir=settings.standards_dir)
-    except (FileNotFoundError, KeyError):
-        raise NotFound(f"no AQI standard {standard_id!r}", field="standard") from None
+    """A shipped standard or one from ``settings.standards_dir``, by id only (never a path from a caller)."""
+    for std in list_standards(extra_dir=settings.standards_dir):
+        if std.id == standard_id:
+            return std
+    raise NotFound(f"no AQI standard {standard_id!r}; see /api/v1/standards", field="standard")
 
 
 def standards(settings: Settings) -> list:
@@ -84,7 +85,7 @@ def _grid(store: Store, std, stations: list[str], start: datetime, end: datetime
         hourly = getattr(pol, "hourly", pol.averaging)
         if hourly == "nowcast":
             h1 = base.get((pol.parameter, "mean_1h"))
-            g = nowcast(h1, pol.parameter) if h1 is not None else np.full((S, T), np.nan)
+            g = nowcast_series(h1, pol.parameter) if h1 is not None else np.full((S, T), np.nan)
         else:
             col = {"1h": "mean_1h", "8h": "mean_8h", "24h": "mean_24h"}[pol.averaging]
             g = base.get((pol.parameter, col), np.full((S, T), np.nan))
