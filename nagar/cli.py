@@ -104,7 +104,7 @@ def ingest(
         store = open_store(settings)
         unit_col = TransferSpeedColumn() if not file.name.lower().endswith((".parquet", ".pq")) else TextColumn("")
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                      unit_col, TimeElapsedColumn(), console=err, disable=as_json) as progress:
+                      unit_col, TimeElapsedColumn(), console=err, disable=as_json, transient=True) as progress:
             task = progress.add_task(f"ingest {file.name}", total=None)
 
             def on_progress(done: int, total: int) -> None:
