@@ -61,10 +61,8 @@ measurement resolution and far above the error of one multiplication."""
 
 def _grid(c: np.ndarray, decimals: int, rounding: str) -> np.ndarray:
     """``c`` on the integer grid of the precision rule (values >= 0; NaN stays NaN)."""
-    x = c * float(10**decimals)
-    x += x * _REL_TOL + _REL_TOL
-    if rounding == "round":
-        x += 0.5
+    x = np.multiply(c, float(10**decimals) * (1.0 + _REL_TOL))
+    x += _REL_TOL + 0.5 if rounding == "round" else _REL_TOL
     return np.floor(x, out=x)
 
 
@@ -147,7 +145,7 @@ def _interp(x: np.ndarray, pol: Pollutant, index_rounding: str) -> np.ndarray:
     return out
 
 
-_LUT_MAX = 4_000_000
+_LUT_MAX = 4_000_000  # grid values per table (int32 indices)
 _luts: dict[tuple[int, str], np.ndarray | None] = {}
 
 
@@ -167,24 +165,56 @@ def _lut(pol: Pollutant, index_rounding: str) -> np.ndarray | None:
     return _luts[k]
 
 
+_CHUNK = 1 << 14  # values per block: scratch buffers stay in cache and no large temporaries are made
+
+
 def _sub_index_array(c: np.ndarray, pol: Pollutant, std: Standard) -> np.ndarray:
     """Sub-index of float64 array ``c`` (any shape) for one pollutant; NaN where undefined.
 
-    Concentrations on the table's grid are looked up in a table of precomputed sub-indices (one
-    ``take``); values above the last row go through :func:`_interp`, which applies ``above_top``.
+    Concentrations are put on the table's grid and looked up in a table of precomputed sub-indices
+    (one ``take``), block by block through small reused buffers; values above the last row go through
+    :func:`_interp`, which applies ``above_top``. Negative values become NaN with a warning.
     """
-    c = _negatives_to_nan(c, pol.key)
     shape = c.shape
-    x = _grid(c.reshape(-1), pol.decimals, pol.rounding)
+    flat = c.reshape(-1)
     lut = _lut(pol, std.index_rounding)
-    if lut is None:
-        return _interp(x, pol, std.index_rounding).reshape(shape)
+    if lut is None:  # very long tables: plain row lookup
+        flat = _negatives_to_nan(flat, pol.key)
+        return _interp(_grid(flat, pol.decimals, pol.rounding), pol, std.index_rounding).reshape(shape)
+    n = flat.size
+    out = np.empty(n)
     top = len(lut) - 2
-    out = lut.take(np.fmin(x, top + 1).astype(np.intp))  # NaN and > top -> sentinel NaN
-    if pol.above_top != "nan":
-        above = x > top
-        if above.any():
-            out[above] = _interp(x[above], pol, std.index_rounding)
+    mult = float(10**pol.decimals) * (1.0 + _REL_TOL)
+    add = _REL_TOL + (0.5 if pol.rounding == "round" else 0.0)
+    check_above = pol.above_top != "nan"
+    size = min(n, _CHUNK)
+    xbuf, ibuf = np.empty(size), np.empty(size, dtype=np.int32)
+    neg, above = np.empty(size, dtype=bool), np.empty(size, dtype=bool)
+    n_neg = 0
+    for i in range(0, n, _CHUNK):
+        j = min(i + _CHUNK, n)
+        m = j - i
+        x, ix, ng, ab = xbuf[:m], ibuf[:m], neg[:m], above[:m]
+        np.multiply(flat[i:j], mult, out=x)  # the grid: floor(c * 10**decimals (+ 0.5))
+        x += add
+        np.floor(x, out=x)
+        np.less(x, 0.0, out=ng)
+        if ng.any():
+            n_neg += int(ng.sum())
+            x[ng] = np.nan
+        xa = None
+        if check_above:
+            np.greater(x, top, out=ab)
+            if ab.any():
+                xa = x[ab]
+        np.fmin(x, top + 1, out=x)  # NaN and values above the table -> the NaN sentinel
+        np.copyto(ix, x, casting="unsafe")
+        o = out[i:j]
+        lut.take(ix, out=o)
+        if xa is not None:
+            o[ab] = _interp(xa, pol, std.index_rounding)
+    if n_neg:
+        warnings.warn(f"{n_neg} negative {pol.key} value(s) set to NaN", RuntimeWarning, stacklevel=3)
     return out.reshape(shape)
 
 
@@ -282,6 +312,69 @@ class AQIResult:
         return pl.DataFrame(data)
 
 
+
+def _combine(subs: list[np.ndarray], params: list[str], std: Standard
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Largest sub-index, its position and category, with the standard's pollutant-count rules.
+
+    Works block by block with small buffers. Ties keep the earlier pollutant of the table; NaN never
+    wins. Where too few distinct parameters have a sub-index (or none of ``requires_any`` does) the
+    AQI is NaN, the position -1 and the category -1.
+    """
+    n = subs[0].size if subs else 0
+    aqi = np.empty(n)
+    code = np.empty(n, dtype=np.int8)
+    cat = np.empty(n, dtype=np.int16)
+    uniq = list(dict.fromkeys(params))
+    size = max(1, min(n, _CHUNK))
+    better = np.empty(size, dtype=bool)
+    tmp = np.empty(size, dtype=bool)
+    valid = np.empty(size, dtype=bool)
+    count = np.empty(size, dtype=np.int8)
+    has = {p: np.empty(size, dtype=bool) for p in uniq}
+    req = [p for p in uniq if p in std.requires_any]
+    starts = [c.lo for c in std.categories]
+    for i in range(0, n, _CHUNK):
+        j = min(i + _CHUNK, n)
+        m = j - i
+        a, cd, ct = aqi[i:j], code[i:j], cat[i:j]
+        b, t, v, cnt = better[:m], tmp[:m], valid[:m], count[:m]
+        a.fill(-np.inf)
+        cd.fill(-1)
+        for h in has.values():
+            h[:m] = False
+        for idx, (sub, p) in enumerate(zip(subs, params)):
+            x = sub[i:j]
+            np.greater(x, a, out=b)  # strict: ties keep the earlier row; NaN never wins
+            np.copyto(a, x, where=b)
+            cd[b] = idx
+            np.isnan(x, out=t)
+            np.logical_not(t, out=t)
+            np.logical_or(has[p][:m], t, out=has[p][:m])
+        cnt.fill(0)
+        for h in has.values():
+            cnt += h[:m]
+        np.greater_equal(cnt, std.min_pollutants, out=v)
+        if std.requires_any:
+            t.fill(False)
+            for p in req:
+                np.logical_or(t, has[p][:m], out=t)
+            np.logical_and(v, t, out=v)
+        np.greater(a, -np.inf, out=t)
+        np.logical_and(v, t, out=v)
+        np.logical_not(v, out=t)
+        a[t] = np.nan
+        cd[t] = -1
+        ct.fill(0)
+        for lo in starts[1:]:
+            np.greater_equal(a, lo, out=b)
+            ct += b
+        np.greater_equal(a, starts[0], out=b)
+        np.logical_not(b, out=b)
+        ct[b] = -1
+    return aqi, code, cat
+
+
 def compute_aqi(concentrations: Mapping[str, Any], standard: str | Standard = "us-epa-2024") -> AQIResult:
     """Combined Air Quality Index from several pollutants.
 
@@ -362,31 +455,9 @@ def compute_aqi(concentrations: Mapping[str, Any], standard: str | Standard = "u
         subs[k] = s
 
     shape = arrays[0].shape
-    aqi = np.full(shape, -np.inf)
-    code = np.full(shape, -1, dtype=np.int8)
-    n_params = np.zeros(shape, dtype=np.int8)
-    has_param: dict[str, np.ndarray] = {}
-    for i, k in enumerate(keys):
-        s = subs[k]
-        better = s > aqi  # NaN never wins; strict, so ties keep the earlier row of the table
-        np.copyto(aqi, s, where=better)
-        code[better] = i
-        p = std.pollutant(k).parameter
-        ok = ~np.isnan(s)
-        has_param[p] = ok if p not in has_param else (has_param[p] | ok)
-    for ok in has_param.values():
-        n_params += ok
-    valid = n_params >= std.min_pollutants
-    if std.requires_any:
-        req = np.zeros(shape, dtype=bool)
-        for p in std.requires_any:
-            if p in has_param:
-                req |= has_param[p]
-        valid &= req
-    valid &= aqi > -np.inf
-    aqi[~valid] = np.nan
-    code[~valid] = -1
-    cat = std.category_of(aqi)
+    aqi, code, cat = _combine([subs[k].reshape(-1) for k in keys],
+                              [std.pollutant(k).parameter for k in keys], std)
+    aqi, code, cat = aqi.reshape(shape), code.reshape(shape), cat.reshape(shape)
 
     return AQIResult(
         aqi=_restore(aqi, kind, name="aqi"),

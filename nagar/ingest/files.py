@@ -147,17 +147,47 @@ def _csv_header(path: Path) -> list[str]:
         raise InvalidInput(f"{path.name} is not a readable CSV file: {exc}", field="file") from exc
 
 
+class _Malformed(Exception):
+    """Raised from the parallel parser's handler to switch to exact (line-numbered) parsing."""
+
+
 def _csv_batches(path: Path, batch_rows: int) -> Iterator[FileBatch]:
+    """Parse in parallel while every line is well-formed; at the first malformed line, restart after the
+    rows already handed out with the single-threaded parser, which knows each line's number.
+
+    Any malformed line among rows already handed out would have stopped the parallel parser before
+    they were handed out (a block is parsed before its rows are yielded), so the restart skips exactly
+    ``done`` well-formed data rows.
+    """
     header = _csv_header(path)
     layout = detect_layout(header)
+    done = 0
+    try:
+        for exact in (False, True):
+            try:
+                for fb in _csv_pass(path, header, layout, batch_rows, exact=exact, skip=done):
+                    done += fb.raw.height
+                    yield fb
+                return
+            except _Malformed:
+                continue
+    except pa.ArrowInvalid as exc:
+        raise InvalidInput(f"{path.name}: unreadable CSV after data row {done}: {exc}", field="file") from exc
+
+
+def _csv_pass(path: Path, header: list[str], layout: str, batch_rows: int, *, exact: bool, skip: int):
     raw_file = _Counting(open(path, "rb"))
     stream: pa.NativeFile = pa.PythonFile(io.BufferedReader(raw_file, buffer_size=1 << 20), mode="r")
     if path.name.lower().endswith(".gz"):
         stream = pa.CompressedInputStream(stream, "gzip")
     malformed: list[MalformedRow] = []
     skipped: list[int] = []
+    tripped: list[bool] = []
 
     def on_invalid(row) -> str:
+        if not exact:
+            tripped.append(True)
+            return "error"
         malformed.append(
             MalformedRow(int(row.number) if row.number is not None else -1,
                          f"expected {row.expected_columns} columns, found {row.actual_columns}")
@@ -166,11 +196,12 @@ def _csv_batches(path: Path, batch_rows: int) -> Iterator[FileBatch]:
 
     # every column is read as text: types are checked row by row in validation, so one bad cell
     # rejects one row instead of failing a whole block
-    done = 0
+    done = skip
     try:
         reader = pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(block_size=16 << 20, encoding="utf8", use_threads=False),
+            read_options=pacsv.ReadOptions(block_size=16 << 20, encoding="utf8", use_threads=not exact,
+                                           skip_rows_after_names=skip),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in header},
@@ -189,8 +220,10 @@ def _csv_batches(path: Path, batch_rows: int) -> Iterator[FileBatch]:
                 pending, n_pending = [], 0
         if pending or malformed:
             yield _emit(pending, layout, done, raw_file.n, malformed, skipped)
-    except pa.ArrowInvalid as exc:
-        raise InvalidInput(f"{path.name}: unreadable CSV after data row {done}: {exc}", field="file") from exc
+    except pa.ArrowInvalid:
+        if tripped:
+            raise _Malformed() from None
+        raise
     finally:
         raw_file.close()
 

@@ -248,18 +248,26 @@ class DuckDBStore:
                 with self._tx() as con:
                     con.register("_stage", staged)
                     try:
-                        updated = con.execute(
-                            """
-                            UPDATE observations o SET value = s.value, unit = s.unit, flag = s.flag
-                            FROM _stage s
-                            WHERE o.station_key = s.station_key AND o.parameter = s.parameter AND o.time = s.time
-                              AND o.time BETWEEN ? AND ?
-                            """,
-                            [tmin, tmax],
+                        overlap = con.execute(
+                            "SELECT count(*) FROM observations WHERE time BETWEEN ? AND ?", [tmin, tmax]
                         ).fetchone()[0]
-                        if updated == staged.num_rows:
-                            inserted = 0
-                        else:
+                        updated = inserted = 0
+                        if overlap:  # zone maps make this 0 cheaply for data newer than what is stored
+                            updated = con.execute(
+                                """
+                                UPDATE observations o SET value = s.value, unit = s.unit, flag = s.flag
+                                FROM _stage s
+                                WHERE o.station_key = s.station_key AND o.parameter = s.parameter
+                                  AND o.time = s.time AND o.time BETWEEN ? AND ?
+                                """,
+                                [tmin, tmax],
+                            ).fetchone()[0]
+                        if not overlap:
+                            inserted = con.execute(
+                                "INSERT INTO observations SELECT city, station_key, parameter, time, value, unit, flag "
+                                "FROM _stage"
+                            ).fetchone()[0]
+                        elif updated < staged.num_rows:
                             inserted = con.execute(
                                 """
                                 INSERT INTO observations (city, station_key, parameter, time, value, unit, flag)
@@ -267,9 +275,8 @@ class DuckDBStore:
                                 FROM _stage s ANTI JOIN (
                                     SELECT station_key, parameter, time FROM observations WHERE time BETWEEN ? AND ?
                                 ) o ON o.station_key = s.station_key AND o.parameter = s.parameter AND o.time = s.time
-                                """ if updated else
-                                "INSERT INTO observations SELECT city, station_key, parameter, time, value, unit, flag FROM _stage",
-                                [tmin, tmax] if updated else [],
+                                """,
+                                [tmin, tmax],
                             ).fetchone()[0]
                     finally:
                         con.unregister("_stage")

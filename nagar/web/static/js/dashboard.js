@@ -705,6 +705,7 @@
   function onCityChange(event) {
     var id = event.target.value;
     state.city = state.cities.filter(function (c) { return c.id === id; })[0] || state.city;
+    remember(CITY_KEY, state.city.id);
     if (!state.standardChosen) state.standard = findStandard(state.city.standard) || state.standard;
     state.stationId = null;
     state.series = null;
@@ -739,17 +740,47 @@
           setStatus(t("No cities are set up yet."));
           return null;
         }
-        var wantedCity = params.get("city");
-        state.city = state.cities.filter(function (c) { return c.id === wantedCity; })[0] || state.cities[0];
-        var wantedStandard = findStandard(params.get("standard"));
-        state.standardChosen = !!wantedStandard;
-        state.standard = wantedStandard || findStandard(state.city.standard) || state.standards[0] || null;
-        document.getElementById("city-select").addEventListener("change", onCityChange);
-        document.getElementById("standard-select").addEventListener("change", onStandardChange);
-        document.getElementById("controls").addEventListener("submit", function (e) { e.preventDefault(); });
-        return loadCity(true, params.get("station"));
+        return chooseCity(params.get("city")).then(function (city) {
+          state.city = city;
+          return begin(params);
+        });
       })
       .catch(fail);
+  }
+
+  var CITY_KEY = "nagar.city";
+  function remember(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (e) { /* private mode: not remembered */ }
+  }
+  function recall(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+
+  /** The city asked for in the URL, else the one last looked at, else the one with most stations. */
+  function chooseCity(wanted) {
+    function byId(id) { return state.cities.filter(function (c) { return c.id === id; })[0]; }
+    var city = byId(wanted) || byId(recall(CITY_KEY));
+    if (city || state.cities.length === 1) return Promise.resolve(city || state.cities[0]);
+    return api("/stations", {}).then(
+      function (res) {
+        var count = {};
+        (res.items || []).forEach(function (s) { count[s.city] = (count[s.city] || 0) + 1; });
+        var best = state.cities[0];
+        state.cities.forEach(function (c) { if ((count[c.id] || 0) > (count[best.id] || 0)) best = c; });
+        return best;
+      },
+      function () { return state.cities[0]; }
+    );
+  }
+
+  function begin(params) {
+    var wantedStandard = findStandard(params.get("standard"));
+    state.standardChosen = !!wantedStandard;
+    state.standard = wantedStandard || findStandard(state.city.standard) || state.standards[0] || null;
+    document.getElementById("city-select").addEventListener("change", onCityChange);
+    document.getElementById("standard-select").addEventListener("change", onStandardChange);
+    document.getElementById("controls").addEventListener("submit", function (e) { e.preventDefault(); });
+    return loadCity(true, params.get("station"));
   }
 
   if (typeof L === "undefined" || typeof Chart === "undefined") {
