@@ -252,3 +252,92 @@ def latest(store: Store, *, settings: Settings, city: str, standard: str | None 
                             dominant=dom[i, j] or None, **_category_fields(std, int(cat[i, j])))
         items.append(item)
     return {"standard": std.id, "city": city, "items": items}
+
+
+@dataclass(frozen=True)
+class _DailyMetric:
+    key: str
+    parameter: str
+    averaging: str
+    unit: str
+
+
+# WHO 2021 compares daily means (24-h levels; annual levels use their mean) and, for O3, the daily
+# maximum 8-h mean (nagar.air.who, Table 0.1 of the guideline)
+_WHO_DAILY = (
+    _DailyMetric("pm25_24h", "pm25", "24h", "µg/m³"),
+    _DailyMetric("pm10_24h", "pm10", "24h", "µg/m³"),
+    _DailyMetric("no2_24h", "no2", "24h", "µg/m³"),
+    _DailyMetric("so2_24h", "so2", "24h", "µg/m³"),
+    _DailyMetric("co_24h", "co", "24h", "mg/m³"),
+    _DailyMetric("o3_8h", "o3", "8h", "µg/m³"),
+)
+
+
+class _WHOTable:
+    pollutants = _WHO_DAILY
+
+
+def who_exceedances(
+    store: Store,
+    *,
+    station: str | None = None,
+    city: str | None = None,
+    start: datetime,
+    end: datetime,
+    level: str = "aqg",
+    period: str = "year",
+) -> dict:
+    """WHO 2021 guideline comparison per station, pollutant and period (year or month) over local days.
+
+    Daily values come from the store's hourly aggregates (a day needs 18 hourly means, 75 %); each
+    short-term level counts exceedance days and compares the 99th percentile, each annual level the mean.
+    """
+    from .who import LEVELS, exceedances
+
+    if (station is None) == (city is None):
+        raise InvalidInput("give exactly one of station or city", field="station")
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}", field="level")
+    if period not in ("year", "month"):
+        raise InvalidInput("period must be year or month", field="period")
+    for t, name in ((start, "start"), (end, "end")):
+        if t.tzinfo is None:
+            raise InvalidInput(f"{name} must include a UTC offset", field=name)
+    if end <= start:
+        raise InvalidInput("end must be after start", field="end")
+    if end - start > timedelta(days=3700):
+        raise InvalidInput("time range longer than ten years", field="end")
+    if station is not None:
+        c = get_city(store, city_id=get_station(store, station_id=station)["city"])
+        stations = [station]
+    else:
+        c = get_city(store, city_id=city)
+        stations = [s["id"] for s in store.list_stations(city=city)]
+    items = []
+    if stations:
+        grid = _daily_grid(store, _WHOTable, stations, start, end, c["timezone"])
+        for i, st in enumerate(stations):
+            for m in _WHO_DAILY:
+                v = grid.conc[m.key][i]
+                if np.all(np.isnan(v)):
+                    continue
+                for averaging in (m.averaging, "annual"):
+                    if averaging == "annual" and (period != "year" or m.parameter not in ("pm25", "pm10", "no2")):
+                        continue
+                    r = exceedances(v, m.parameter, averaging, level, times=grid.times, period=period, unit=m.unit)
+                    for j, p in enumerate(r.periods):
+                        if r.valid_days[j] == 0:
+                            continue
+                        items.append({
+                            "station": st, "parameter": m.parameter, "averaging": averaging,
+                            "period": str(p), "level": level, "level_value": r.level, "unit": r.unit,
+                            "valid_days": int(r.valid_days[j]),
+                            "exceedance_days": int(r.exceedance_days[j]) if averaging != "annual" else None,
+                            "allowed_days": int(r.allowed_days[j]) if averaging != "annual" else None,
+                            "statistic": "mean" if averaging == "annual" else "p99",
+                            "value": _num(round(float(r.statistic[j]), 2)),
+                            "meets": bool(r.meets[j]),
+                        })
+    return {"city": c["id"], "timezone": c["timezone"], "level": level, "period": period,
+            "guideline": "WHO global air quality guidelines 2021, Table 0.1", "items": items}

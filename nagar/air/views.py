@@ -68,3 +68,19 @@ def get_latest(
     standard: str | None = Query(None),
 ) -> dict:
     return service.latest(store, settings=settings, city=city, standard=standard)
+
+
+@router.get("/who/exceedances", summary="WHO 2021 guideline exceedances per station and period")
+def get_who_exceedances(
+    store: StoreDep,
+    station: str | None = Query(None),
+    city: str | None = Query(None),
+    start: datetime | None = Query(None, description="Default: 365 days before end"),
+    end: datetime | None = Query(None, description="Default: now"),
+    level: str = Query("aqg", description="aqg or an interim target it1..it4"),
+    period: Literal["year", "month"] = Query("year"),
+) -> dict:
+    end = end or datetime.now(timezone.utc)
+    start = start or end - timedelta(days=365)
+    return service.who_exceedances(store, station=station, city=city, start=start, end=end, level=level,
+                                   period=period)

@@ -313,3 +313,28 @@ def test_no_warning_for_clean_input():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         compute_aqi({"pm25": np.linspace(0, 600, 1001), "o3_8h": np.linspace(0, 0.3, 1001)})
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PAIRS = [(sid, key) for sid, table in TABLES.items() for key in table]
+
+
+@settings(max_examples=60, deadline=None)
+@given(pair=st.sampled_from(_PAIRS), frac=st.lists(st.floats(0, 1.3), min_size=1, max_size=40))
+def test_sub_index_is_monotone_and_scalar_equals_array(pair, frac):
+    sid, key = pair
+    rows = TABLES[sid][key]
+    c = np.sort(np.array(frac) * rows[-1][1])
+    out = sub_index(c, key, sid)
+    finite = out[np.isfinite(out)]
+    assert np.all(np.diff(finite) >= 0)  # higher concentration, never a lower index
+    for ci, oi in zip(c[:5], out[:5]):
+        s = sub_index(float(ci), key, sid)
+        assert (np.isnan(s) and np.isnan(oi)) or s == oi
+    # defined values lie on the published index scale of the table
+    inside = (c >= rows[0][0]) & (c <= rows[-1][1])
+    assert np.all((out[inside] >= rows[0][2]) & (out[inside] <= rows[-1][3]))
