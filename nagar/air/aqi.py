@@ -146,23 +146,25 @@ def _interp(x: np.ndarray, pol: Pollutant, index_rounding: str) -> np.ndarray:
 
 
 _LUT_MAX = 4_000_000  # grid values per table (int32 indices)
-_luts: dict[tuple[int, str], np.ndarray | None] = {}
 
 
 def _lut(pol: Pollutant, index_rounding: str) -> np.ndarray | None:
-    """Sub-index of every grid value 0..top, plus a NaN sentinel at top + 1 (None if too long)."""
-    k = (id(pol), index_rounding)
-    if k not in _luts:
+    """Sub-index of every grid value 0..top, plus a NaN sentinel at top + 1 (None if too long).
+
+    Built once per pollutant object and kept on it.
+    """
+    k = ("lut", index_rounding)
+    if k not in pol._cache:
         top = int(pol.c_hi[-1])
         if top + 2 > _LUT_MAX:
-            _luts[k] = None
+            pol._cache[k] = None
         else:
             lut = np.empty(top + 2)
             lut[:-1] = _interp(np.arange(top + 1, dtype=float), pol, index_rounding)
             lut[-1] = np.nan
             lut.setflags(write=False)
-            _luts[k] = lut
-    return _luts[k]
+            pol._cache[k] = lut
+    return pol._cache[k]
 
 
 _CHUNK = 1 << 14  # values per block: scratch buffers stay in cache and no large temporaries are made

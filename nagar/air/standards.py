@@ -170,6 +170,8 @@ class Pollutant:
     c_hi: np.ndarray = field(init=False, repr=False, compare=False)
     i_lo: np.ndarray = field(init=False, repr=False, compare=False)
     i_hi: np.ndarray = field(init=False, repr=False, compare=False)
+    _cache: dict = field(init=False, repr=False, compare=False, default_factory=dict)
+    """Per-object memo for derived lookup tables (see :func:`nagar.air.aqi._lut`)."""
 
     def __post_init__(self) -> None:
         scale = float(10 ** self.decimals)

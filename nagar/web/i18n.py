@@ -1,5 +1,6 @@
 """Translations of the dashboard (and of anything else that wants them): gettext catalogues read from
-``nagar/web/translations/<lang>/LC_MESSAGES/messages.po`` with Babel at first use (no compile step).
+``nagar/web/translations/<lang>/LC_MESSAGES/messages.po`` with Babel when ``nagar.web.views`` is
+imported (no compile step; a broken catalogue fails at start-up).
 
 ``en`` and ``bn`` are complete; ``ja`` may be partial. A msgid without a translation falls back to the
 English msgid itself, so a partial catalogue never shows a blank.
@@ -35,8 +36,9 @@ def N_(msgid: str) -> str:
 
 
 # Words that reach the page as data from the API (AQI category names of every standard Nagar ships,
-# pollutant codes) rather than as literals in a template or script. Listed here so that extraction
-# finds them and the catalogue test holds every language to translating them.
+# city names) rather than as literals in a template or script. Listed here so that extraction finds
+# them and the catalogue test holds every language to translating them. The script shows a data word
+# through the catalogue and falls back to the stored text (station names stay as stored).
 DATA_MESSAGES: tuple[str, ...] = (
     N_("Good"),
     N_("Moderate"),
@@ -51,8 +53,7 @@ DATA_MESSAGES: tuple[str, ...] = (
     N_("Extremely Unhealthy"),
     N_("Hazardous"),
     N_("Severe"),
-    # cities of Bangladesh (station and city names are shown through the catalogue, falling back to
-    # the stored name)
+    # cities of Bangladesh
     N_("Dhaka"),
     N_("Chattogram"),
     N_("Khulna"),

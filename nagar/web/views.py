@@ -31,6 +31,8 @@ API_PREFIX = "/api/v1"
 
 router = APIRouter(include_in_schema=False)
 
+i18n.load_all()  # read the catalogues now: a broken .po file fails at start-up, not on a request
+
 
 def mount_static(app: FastAPI) -> None:
     """Serve ``nagar/web/static`` at ``/static`` (vendored libraries, script, style, outlines)."""

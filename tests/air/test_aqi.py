@@ -338,3 +338,22 @@ def test_sub_index_is_monotone_and_scalar_equals_array(pair, frac):
     # defined values lie on the published index scale of the table
     inside = (c >= rows[0][0]) & (c <= rows[-1][1])
     assert np.all((out[inside] >= rows[0][2]) & (out[inside] <= rows[-1][3]))
+
+
+def test_row_lookup_path_equals_table_lookup(monkeypatch):
+    # very long user tables skip the precomputed lookup table; both paths must agree
+    import nagar.air.aqi as aqi_mod
+    from nagar.air.standards import standard_from_dict
+
+    c = np.concatenate([np.linspace(0, 700, 7001), [np.nan, -1.0]])
+    expected = {sid: {k: sub_index(c * (0.001 if k.startswith("o3") and sid != "in-naqi-2014" else 1), k, sid)
+                      for k in TABLES[sid]} for sid in TABLES}
+    monkeypatch.setattr(aqi_mod, "_LUT_MAX", 0)
+    for sid in TABLES:
+        fresh = standard_from_dict(load_standard(sid).to_dict())  # new objects: no cached tables
+        for k in TABLES[sid]:
+            scale = 0.001 if k.startswith("o3") and sid != "in-naqi-2014" else 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                got = sub_index(c * scale, k, fresh)
+            np.testing.assert_array_equal(got, expected[sid][k])

@@ -43,6 +43,21 @@ def test_category_and_pollutant_names_are_translated(used, msgid):
     assert BENGALI.search(i18n.gettext("bn", msgid))
 
 
+def test_category_names_of_every_shipped_standard_are_translated(used):
+    import json
+    from pathlib import Path
+
+    import nagar
+
+    tables = sorted((Path(nagar.__file__).parent / "air" / "standards").glob("*.json"))
+    if not tables:
+        pytest.skip("no AQI standard tables shipped yet")
+    for table in tables:
+        for category in json.loads(table.read_text(encoding="utf-8")).get("categories", []):
+            assert category["name"] in used, f"{table.name}: add N_({category['name']!r}) to nagar/web/i18n.py"
+            assert BENGALI.search(i18n.gettext("bn", category["name"])), (table.name, category["name"])
+
+
 def test_script_and_template_words_are_extracted(used):
     where = {loc.split(":")[0] for locs in used.values() for loc in locs}
     assert {"templates/dashboard.html", "static/js/dashboard.js", "i18n.py"} <= where
