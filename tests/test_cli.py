@@ -1,0 +1,52 @@
+import json
+
+from typer.testing import CliRunner
+
+from nagar.cli import app
+
+runner = CliRunner()
+
+
+def test_aqi_command_json():
+    # EPA 2024: PM2.5 35.9 -> (150-101)/(55.4-35.5) x (35.9-35.5) + 101 = 101.98 -> 102;
+    # O3 8-h 0.070 ppm -> top of 0.055-0.070 -> 100. AQI 102, dominant PM2.5.
+    r = runner.invoke(app, ["aqi", "--standard", "us-epa-2024", "pm25=35.9", "o3_8h=0.07", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["aqi"] == 102 and out["dominant"] == "pm25_24h"
+    assert out["category"] == "Unhealthy for Sensitive Groups"
+    assert out["sub_indices"] == {"pm25_24h": 102, "o3_8h": 100}
+
+
+def test_aqi_command_table_output():
+    r = runner.invoke(app, ["aqi", "pm25=9.0"])
+    assert r.exit_code == 0 and "AQI 50" in r.stdout and "Good" in r.stdout
+
+
+def test_aqi_command_errors_are_messages_not_tracebacks():
+    for args, words in ((["aqi", "pm25=abc"], "not a number"), (["aqi", "--standard", "nope", "pm25=1"], "no AQI standard"),
+                        (["aqi", "pm25"], "expected pollutant=value")):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and words in r.output and "Traceback" not in r.output
+
+
+def test_ingest_command(tmp_path):
+    from nagar.store.duckdb import DuckDBStore
+    from tests.conftest import DHAKA
+
+    db = tmp_path / "c.duckdb"
+    s = DuckDBStore(db)
+    s.upsert_city(DHAKA)
+    s.close()
+    f = tmp_path / "o.csv"
+    f.write_text(
+        "location_id,sensors_id,location,datetime,lat,lon,parameter,units,value\n"
+        "8118,1,US Embassy,2024-01-01T01:00:00+06:00,23.796,90.424,pm25,µg/m³,190.5\n"
+        "8118,1,US Embassy,2024-01-01T02:00:00+06:00,23.796,90.424,pm25,µg/m³,-1\n"
+    )
+    r = runner.invoke(app, ["ingest", str(f), "--db", str(db), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert (out["inserted"], out["rejected"], out["stations_created"]) == (1, 1, ["openaq-8118"])
+    r = runner.invoke(app, ["ingest", str(tmp_path / "missing.csv"), "--db", str(db)])
+    assert r.exit_code == 2 and "no such file" in r.output
