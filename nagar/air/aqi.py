@@ -450,8 +450,8 @@ def compute_aqi(concentrations: Mapping[str, Any], standard: str | Standard = "u
         s = _sub_index_array(np.asarray(conc[k], dtype=float), pol, std)
         if pol.only_when is not None and pol.only_when.key in conc:
             other = std.pollutant(pol.only_when.key)
-            g = _grid(_negatives_to_nan(np.asarray(conc[other.key], dtype=float), other.key),
-                      other.decimals, other.rounding) / other.scale
+            oc = np.asarray(conc[other.key], dtype=float)
+            g = _grid(np.where(oc < 0, np.nan, oc), other.decimals, other.rounding) / other.scale
             use = np.isnan(g) | (g > pol.only_when.above)
             s = np.where(use, s, np.nan)
         subs[k] = s

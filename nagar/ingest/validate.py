@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from nagar.core.errors import InvalidInput
-from nagar.core.units import PARAMETERS, conversion_factor, normalise_parameter, normalise_unit
+from nagar.core.units import PARAMETERS, conversion_factor, normalise_parameter
 from nagar.store.base import FLAGS, OBSERVATION_SCHEMA
 
 RAW_COLUMNS = ("station", "parameter", "time", "value", "unit", "flag")

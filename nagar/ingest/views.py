@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from nagar.core.errors import InvalidInput
