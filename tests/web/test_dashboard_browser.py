@@ -13,6 +13,7 @@ READY = "body[data-state='ready']"
 """The script marks <body> ready after each complete redraw. (Waits use selectors, not JS predicates:
 the page's Content-Security-Policy forbids the eval that Playwright's wait_for_function needs.)"""
 BENGALI = re.compile(r"[\u0980-\u09FF]")
+NO_DATA_COLOUR = "#9aa5a1"  # grey of a station without a current AQI (dashboard.js)
 
 
 @pytest.fixture
@@ -93,6 +94,7 @@ def test_markers_chart_station_and_standard(page, live_server):
     assert set(colours) == {s["id"] for s in stations if s["lat"] is not None}
     coloured = {sid: c for sid, c in colours.items() if latest.get(sid, {}).get("aqi") is not None}
     assert coloured, "no station has a current AQI"
+    assert all(c.lower() == NO_DATA_COLOUR for sid, c in colours.items() if sid not in coloured)
     for sid, colour in coloured.items():
         assert colour.lower() == latest[sid]["colour"].lower(), sid
         background = page.eval_on_selector(f".aqi-marker[data-station='{sid}']", "e => getComputedStyle(e).backgroundColor")
@@ -106,7 +108,15 @@ def test_markers_chart_station_and_standard(page, live_server):
     assert chart["painted"] > 1000 and chart["colours"] > 4
 
     # clicking a marker selects that station for the chart
-    other = next(sid for sid in coloured if sid != chart["station"]) if len(coloured) > 1 else None
+    # (a marker another one covers cannot be clicked: take one whose centre is its own)
+    uncovered = page.evaluate(
+        """() => [...document.querySelectorAll('.aqi-marker')].filter(e => {
+            const r = e.getBoundingClientRect();
+            return e.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2));
+        }).map(e => e.dataset.station)"""
+    )
+    other = next((sid for sid in uncovered if sid in coloured and sid != chart["station"]), None)
+    assert other or len(coloured) < 2, "no other station's marker can be clicked"
     if other:
         page.click(f".aqi-marker[data-station='{other}']")
         page.wait_for_selector(f"#chart-box[data-station='{other}']", state="attached", timeout=20_000)
@@ -131,10 +141,17 @@ def test_markers_chart_station_and_standard(page, live_server):
         page.wait_for_selector(selector, state="attached", timeout=20_000)
     settled(page)
     assert page.inner_text("#legend") != legend_before
+    after = {i["station"]: i for i in api(page, live_server, f"/api/v1/aqi/latest?city={city}&standard={target['id']}")["items"]}
     target_colours = {c["colour"].lower() for c in target["categories"]}
+    recoloured = 0
     for sid, colour in marker_colours(page).items():
-        if sid in coloured:
-            assert colour.lower() in target_colours, sid
+        item = after.get(sid) or {}
+        if item.get("aqi") is None:
+            assert colour.lower() == NO_DATA_COLOUR, sid
+        else:
+            assert colour.lower() == item["colour"].lower() and colour.lower() in target_colours, sid
+        recoloured += colour.lower() != colours[sid].lower()
+    assert recoloured or page.inner_text("#legend") != legend_before
     assert f"standard={target['id']}" in page.url
     assert page.problems == []  # type: ignore[attr-defined]
 

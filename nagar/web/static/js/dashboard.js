@@ -302,8 +302,15 @@
     el.dataset.station = station.id;
     el.dataset.colour = colour;
     el.dataset.category = hasAqi ? item.category_key || "" : "none";
-    var size = selected ? 46 : 38;
+    var size = selected ? 44 : 36;
     return L.divIcon({ html: el, className: "aqi-marker-wrap", iconSize: [size, size], iconAnchor: [size / 2, size / 2], popupAnchor: [0, -size / 2] });
+  }
+
+  /** Where markers overlap, the selected station is on top, then the worse air. */
+  function markerZ(stationId) {
+    var item = latestFor(stationId);
+    var aqi = item && item.aqi !== null && item.aqi !== undefined ? Math.min(item.aqi, 5000) : 0;
+    return (stationId === state.stationId ? 10000 : 0) + Math.round(aqi);
   }
 
   function popupContent(station, item) {
@@ -347,7 +354,7 @@
         alt: t(station.name),
         riseOnHover: true,
         keyboard: true,
-        zIndexOffset: station.id === state.stationId ? 1000 : 0,
+        zIndexOffset: markerZ(station.id),
       });
       marker.bindPopup(function () { return popupContent(station, latestFor(station.id)); }, { closeButton: true });
       marker.on("click", function () { selectStation(station.id); });
@@ -368,7 +375,7 @@
       if (!marker) return;
       var selected = station.id === state.stationId;
       marker.setIcon(markerIcon(station, latestFor(station.id), selected));
-      marker.setZIndexOffset(selected ? 1000 : 0);
+      marker.setZIndexOffset(markerZ(station.id));
       if (marker.isPopupOpen()) marker.setPopupContent(popupContent(station, latestFor(station.id)));
     });
   }
