@@ -83,7 +83,19 @@ def demo(
     except NagarError as exc:
         _fail(exc)
     if serve_after:
+        _open_browser_later(f"http://{settings.host}:{settings.port}/")
         serve(db=settings.db, host=None, port=port)
+
+
+def _open_browser_later(url: str) -> None:
+    """Open the dashboard in the desktop's browser once the server is up (no-op without a display)."""
+    import os
+    import threading
+    import webbrowser
+
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("darwin", "win32")):
+        return
+    threading.Timer(1.5, lambda: webbrowser.open(url)).start()
 
 
 @app.command()
