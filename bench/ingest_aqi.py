@@ -218,7 +218,7 @@ def main() -> None:
         t.add_column(c)
     for row in results:
         t.add_row(*row)
-    Console().print(t)
+    Console(width=150).print(t)
 
 
 if __name__ == "__main__":

@@ -52,22 +52,24 @@ class Parameter:
     min_value: float = 0.0
     max_value: float = 1e6
     """Physically plausible range in the canonical unit; outside it a reading is rejected."""
+    code: int = 0
+    """Stable small integer stored in place of the key (never reuse or renumber a code)."""
 
 
 # Molar masses [g/mol] from IUPAC standard atomic weights (2021).
 PARAMETERS: dict[str, Parameter] = {
     p.key: p
     for p in [
-        Parameter("pm25", "PM2.5", UG_M3, None, 0.0, 5000.0),
-        Parameter("pm10", "PM10", UG_M3, None, 0.0, 10000.0),
-        Parameter("pm1", "PM1", UG_M3, None, 0.0, 5000.0),
-        Parameter("o3", "Ozone", PPB, 47.997, 0.0, 2000.0),   # 3 × 15.999
-        Parameter("no2", "Nitrogen dioxide", PPB, 46.005, 0.0, 5000.0),  # 14.007 + 2 × 15.999
-        Parameter("no", "Nitric oxide", PPB, 30.006, 0.0, 5000.0),  # 14.007 + 15.999
-        Parameter("so2", "Sulphur dioxide", PPB, 64.058, 0.0, 10000.0),  # 32.06 + 2 × 15.999
-        Parameter("co", "Carbon monoxide", PPM, 28.010, 0.0, 1000.0),  # 12.011 + 15.999
-        Parameter("temperature", "Air temperature", CELSIUS, None, -90.0, 70.0),
-        Parameter("relativehumidity", "Relative humidity", PERCENT, None, 0.0, 100.0),
+        Parameter("pm25", "PM2.5", UG_M3, None, 0.0, 5000.0, code=1),
+        Parameter("pm10", "PM10", UG_M3, None, 0.0, 10000.0, code=2),
+        Parameter("pm1", "PM1", UG_M3, None, 0.0, 5000.0, code=3),
+        Parameter("o3", "Ozone", PPB, 47.997, 0.0, 2000.0, code=4),   # 3 × 15.999
+        Parameter("no2", "Nitrogen dioxide", PPB, 46.005, 0.0, 5000.0, code=5),  # 14.007 + 2 × 15.999
+        Parameter("no", "Nitric oxide", PPB, 30.006, 0.0, 5000.0, code=6),  # 14.007 + 15.999
+        Parameter("so2", "Sulphur dioxide", PPB, 64.058, 0.0, 10000.0, code=7),  # 32.06 + 2 × 15.999
+        Parameter("co", "Carbon monoxide", PPM, 28.010, 0.0, 1000.0, code=8),  # 12.011 + 15.999
+        Parameter("temperature", "Air temperature", CELSIUS, None, -90.0, 70.0, code=9),
+        Parameter("relativehumidity", "Relative humidity", PERCENT, None, 0.0, 100.0, code=10),
     ]
 }
 

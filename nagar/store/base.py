@@ -29,7 +29,9 @@ OBSERVATION_SCHEMA = pa.schema(
 """Columns of a validated observation batch (time in UTC, value in the parameter's canonical unit)."""
 
 FLAGS = ("valid", "estimated", "suspect", "invalid")
-"""Quality flags: 'valid' counts; 'suspect' and 'invalid' are kept but excluded from indices."""
+"""Quality flags, in their stored code order (append only). 'suspect' and 'invalid' readings are kept
+but excluded from aggregates and indices."""
+COUNTED_FLAGS = ("valid", "estimated")
 
 
 @dataclass

@@ -22,8 +22,17 @@ import pyarrow as pa
 
 from nagar.core.errors import Conflict, InvalidInput, StoreError
 
-from .base import OBSERVATION_SCHEMA, Aggregation, StoreStats, WriteCounts
+from nagar.core.units import PARAMETERS
+
+from .base import COUNTED_FLAGS, FLAGS, OBSERVATION_SCHEMA, Aggregation, StoreStats, WriteCounts
 from .migrations import MIGRATIONS
+
+_PARAM_KEYS = pa.array([p.key for p in PARAMETERS.values()], pa.string())
+_PARAM_CODES = pa.array([p.code for p in PARAMETERS.values()], pa.int16())
+_FLAG_NAMES = pa.array(list(FLAGS), pa.string())
+_COUNTED = f"o.flag <= {max(FLAGS.index(f) for f in COUNTED_FLAGS)}"
+"""SQL condition for flags that count in aggregates (codes are FLAGS' positions: valid 0, estimated 1)."""
+_OBS_JOINS = """JOIN stations s ON s.key = o.station_key JOIN parameters p ON p.code = o.parameter"""
 
 _CITY_COLS = ("id", "name", "country", "timezone", "lat", "lon", "standard")
 _STATION_COLS = ("id", "city", "name", "lat", "lon", "parameters", "source")
@@ -74,7 +83,7 @@ class DuckDBStore:
                 transient=True,
             ) from exc
         self._lock = threading.RLock()
-        self._stations: dict[str, tuple[int, str]] = {}
+        self._stations: dict[str, tuple[int, int]] = {}
         if not read_only:
             self._migrate()
 
@@ -91,6 +100,14 @@ class DuckDBStore:
                     for sql in statements:
                         con.execute(sql)
                     con.execute("INSERT INTO schema_version VALUES (?)", [version])
+            with self._tx() as con:
+                for prm in PARAMETERS.values():
+                    con.execute("INSERT INTO parameters VALUES (?, ?, ?, ?) ON CONFLICT (code) DO UPDATE "
+                                "SET key = excluded.key, name = excluded.name, unit = excluded.unit",
+                                [prm.code, prm.key, prm.name, prm.unit])
+                for code, name in enumerate(FLAGS):
+                    con.execute("INSERT INTO flags VALUES (?, ?) ON CONFLICT (code) DO UPDATE SET name = excluded.name",
+                                [code, name])
 
     @contextmanager
     def _tx(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -132,10 +149,16 @@ class DuckDBStore:
         values = [city.get(c) for c in _CITY_COLS]
         with self._tx() as con:
             existed = con.execute("SELECT 1 FROM cities WHERE id = ?", [city["id"]]).fetchone()
-            con.execute(
-                f"INSERT OR REPLACE INTO cities ({', '.join(_CITY_COLS)}) VALUES ({', '.join('?' * len(_CITY_COLS))})",
-                values,
-            )
+            if existed is None:
+                con.execute(
+                    f"INSERT INTO cities ({', '.join(_CITY_COLS)}) VALUES ({', '.join('?' * len(_CITY_COLS))})",
+                    values,
+                )
+            else:  # the city's integer key stays: observations refer to it
+                con.execute(
+                    f"UPDATE cities SET {', '.join(c + ' = ?' for c in _CITY_COLS[1:])} WHERE id = ?",
+                    values[1:] + [city["id"]],
+                )
         return existed is None
 
     def get_city(self, city_id: str) -> dict | None:
@@ -199,14 +222,17 @@ class DuckDBStore:
         return {r["id"]: r["city"] for r in rows}
 
     # observations -----------------------------------------------------------------------------
-    def _station_map(self, ids: list[str]) -> dict[str, tuple[int, str]]:
-        """Station id -> (integer key, city) for ``ids``, from a cache refreshed on a miss."""
+    def _station_map(self, ids: list[str]) -> dict[str, tuple[int, int]]:
+        """Station id -> (station key, city key) for ``ids``, from a cache refreshed on a miss.
+
+        A station never changes city (``upsert_stations`` refuses it), so cached keys stay true."""
         missing = [i for i in ids if i not in self._stations]
         if missing:
-            for key, sid, city in self._con.execute(
-                "SELECT key, id, city FROM stations WHERE list_contains(?, id)", [missing]
+            for key, sid, ckey in self._con.execute(
+                "SELECT s.key, s.id, c.key FROM stations s JOIN cities c ON c.id = s.city "
+                "WHERE list_contains(?, s.id)", [missing]
             ).fetchall():
-                self._stations[sid] = (key, city)
+                self._stations[sid] = (key, ckey)
         return self._stations
 
     def write_observations(self, batch: pa.Table) -> WriteCounts:
@@ -230,16 +256,19 @@ class DuckDBStore:
             if missing:
                 raise InvalidInput(f"unknown station(s): {', '.join(sorted(missing)[:5])}", field="station")
             keys = pa.array([smap[i][0] for i in ids], pa.int32())
-            cities = pa.array([smap[i][1] for i in ids], pa.string())
+            cities = pa.array([smap[i][1] for i in ids], pa.int32())
             pos = pc.index_in(batch.column("station"), value_set=pa.array(ids, pa.string()))
+            ppos = pc.index_in(batch.column("parameter"), value_set=_PARAM_KEYS)
+            fcode = pc.index_in(batch.column("flag"), value_set=_FLAG_NAMES)
+            if ppos.null_count or fcode.null_count:
+                raise InvalidInput("batch holds an unknown parameter or flag; validate it first", field="parameter")
             staged = pa.table({
-                "city": pc.take(cities, pos),
+                "city_key": pc.take(cities, pos),
                 "station_key": pc.take(keys, pos),
-                "parameter": batch.column("parameter"),
+                "parameter": pc.take(_PARAM_CODES, ppos),
                 "time": batch.column("time").cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us")),
                 "value": batch.column("value"),
-                "unit": batch.column("unit"),
-                "flag": batch.column("flag"),
+                "flag": fcode.cast(pa.uint8()),
             })
             staged = _last_per_key(staged)
             dupes = n - staged.num_rows
@@ -255,7 +284,7 @@ class DuckDBStore:
                         if overlap:  # zone maps make this 0 cheaply for data newer than what is stored
                             updated = con.execute(
                                 """
-                                UPDATE observations o SET value = s.value, unit = s.unit, flag = s.flag
+                                UPDATE observations o SET value = s.value, flag = s.flag
                                 FROM _stage s
                                 WHERE o.station_key = s.station_key AND o.parameter = s.parameter
                                   AND o.time = s.time AND o.time BETWEEN ? AND ?
@@ -264,14 +293,14 @@ class DuckDBStore:
                             ).fetchone()[0]
                         if not overlap:
                             inserted = con.execute(
-                                "INSERT INTO observations SELECT city, station_key, parameter, time, value, unit, flag "
+                                "INSERT INTO observations SELECT city_key, station_key, parameter, time, value, flag "
                                 "FROM _stage"
                             ).fetchone()[0]
                         elif updated < staged.num_rows:
                             inserted = con.execute(
                                 """
-                                INSERT INTO observations (city, station_key, parameter, time, value, unit, flag)
-                                SELECT s.city, s.station_key, s.parameter, s.time, s.value, s.unit, s.flag
+                                INSERT INTO observations (city_key, station_key, parameter, time, value, flag)
+                                SELECT s.city_key, s.station_key, s.parameter, s.time, s.value, s.flag
                                 FROM _stage s ANTI JOIN (
                                     SELECT station_key, parameter, time FROM observations WHERE time BETWEEN ? AND ?
                                 ) o ON o.station_key = s.station_key AND o.parameter = s.parameter AND o.time = s.time
@@ -291,10 +320,10 @@ class DuckDBStore:
             where.append("s.id IN (SELECT unnest(?))")
             params.append(list(stations))
         if city is not None:
-            where.append("o.city = ?")
+            where.append("o.city_key = (SELECT key FROM cities WHERE id = ?)")
             params.append(city)
         if parameters is not None:
-            where.append("o.parameter IN (SELECT unnest(?))")
+            where.append("p.key IN (SELECT unnest(?))")
             params.append(list(parameters))
         if start is not None:
             where.append("o.time >= ?")
@@ -303,7 +332,7 @@ class DuckDBStore:
             where.append("o.time < ?")
             params.append(_naive_utc(end))
         if not include_flagged:
-            where.append("o.flag IN ('valid', 'estimated')")
+            where.append(_COUNTED)
         return ("WHERE " + " AND ".join(where)) if where else "", params
 
     def observations(
@@ -328,23 +357,25 @@ class DuckDBStore:
             lim = "LIMIT ?"
         if aggregation == "raw":
             sql = f"""
-                SELECT s.id AS station, o.parameter, timezone('UTC', o.time) AS time, o.value, o.unit, o.flag
-                FROM observations o JOIN stations s ON s.key = o.station_key {where}
-                ORDER BY o.time, s.id, o.parameter {lim}"""
+                SELECT s.id AS station, p.key AS parameter, timezone('UTC', o.time) AS time, o.value, p.unit,
+                       f.name AS flag
+                FROM observations o {_OBS_JOINS} JOIN flags f ON f.code = o.flag {where}
+                ORDER BY o.time, s.id, p.key {lim}"""
         elif aggregation == "hour":
             sql = f"""
-                SELECT s.id AS station, o.parameter, timezone('UTC', time_bucket(INTERVAL 1 HOUR, o.time)) AS time,
-                       avg(o.value) AS value, any_value(o.unit) AS unit, count(*) AS n
-                FROM observations o JOIN stations s ON s.key = o.station_key {where}
-                GROUP BY ALL ORDER BY time, station, o.parameter {lim}"""
+                SELECT s.id AS station, p.key AS parameter,
+                       timezone('UTC', time_bucket(INTERVAL 1 HOUR, o.time)) AS time,
+                       avg(o.value) AS value, any_value(p.unit) AS unit, count(*) AS n
+                FROM observations o {_OBS_JOINS} {where}
+                GROUP BY ALL ORDER BY time, station, parameter {lim}"""
         elif aggregation == "day":
             # a day is the calendar day in the city's (or requested) time zone
             sql = f"""
-                SELECT s.id AS station, o.parameter,
+                SELECT s.id AS station, p.key AS parameter,
                        CAST(((o.time AT TIME ZONE 'UTC') AT TIME ZONE ?)::DATE AS DATE) AS date,
-                       avg(o.value) AS value, any_value(o.unit) AS unit, count(*) AS n
-                FROM observations o JOIN stations s ON s.key = o.station_key {where}
-                GROUP BY ALL ORDER BY date, station, o.parameter {lim}"""
+                       avg(o.value) AS value, any_value(p.unit) AS unit, count(*) AS n
+                FROM observations o {_OBS_JOINS} {where}
+                GROUP BY ALL ORDER BY date, station, parameter {lim}"""
             params = [tz] + params
         else:
             raise InvalidInput(f"aggregation must be raw, hour or day; got {aggregation!r}", field="aggregation")
@@ -369,13 +400,14 @@ class DuckDBStore:
         Rows are returned for hours in [start, end); the query reads 23 h before ``start`` for the windows.
         """
         s0, e0 = _naive_utc(start), _naive_utc(end)
-        sql = """
+        sql = f"""
             WITH h AS (
-                SELECT s.id AS station, o.parameter, time_bucket(INTERVAL 1 HOUR, o.time) AS hour, avg(o.value) AS v
-                FROM observations o JOIN stations s ON s.key = o.station_key
-                WHERE s.id IN (SELECT unnest(?)) AND o.parameter IN (SELECT unnest(?))
+                SELECT s.id AS station, p.key AS parameter, time_bucket(INTERVAL 1 HOUR, o.time) AS hour,
+                       avg(o.value) AS v
+                FROM observations o {_OBS_JOINS}
+                WHERE s.id IN (SELECT unnest(?)) AND p.key IN (SELECT unnest(?))
                   AND o.time >= ? - INTERVAL 23 HOUR AND o.time < ?
-                  AND o.flag IN ('valid', 'estimated')
+                  AND {_COUNTED}
                 GROUP BY ALL
             ), w AS (
                 SELECT station, parameter, hour, v AS mean_1h,
@@ -400,8 +432,8 @@ class DuckDBStore:
 
     def latest_time(self, *, stations: list[str]) -> dict[str, datetime]:
         rows = self._rows(
-            """SELECT s.id, timezone('UTC', max(o.time)) AS t FROM observations o JOIN stations s ON s.key = o.station_key
-               WHERE s.id IN (SELECT unnest(?)) AND o.flag IN ('valid', 'estimated') GROUP BY s.id""",
+            f"""SELECT s.id, timezone('UTC', max(o.time)) AS t FROM observations o JOIN stations s ON s.key = o.station_key
+               WHERE s.id IN (SELECT unnest(?)) AND {_COUNTED} GROUP BY s.id""",
             [list(stations)],
         )
         return {r["id"]: r["t"] for r in rows}
