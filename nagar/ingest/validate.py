@@ -21,13 +21,6 @@ from nagar.store.base import FLAGS, OBSERVATION_SCHEMA
 RAW_COLUMNS = ("station", "parameter", "time", "value", "unit", "flag")
 _EPOCH_MIN = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
-_PARAM_LOOKUP = pl.DataFrame(
-    {
-        "_p_in": list({*PARAMETERS, "pm2.5", "pm2_5", "pm_25", "ozone", "rh", "humidity", "temp"}),
-    }
-).with_columns(pl.col("_p_in").map_elements(normalise_parameter, return_dtype=pl.String).alias("_p"))
-
-
 @dataclass
 class Rejection:
     index: int
@@ -53,6 +46,17 @@ def parse_times(col: pl.Expr) -> pl.Expr:
         s.str.to_datetime(format="%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_zone="UTC", time_unit="us"),
         s.str.to_datetime(format="%Y-%m-%dT%H:%M%z", strict=False, time_zone="UTC", time_unit="us"),
     )
+
+
+def _lookup(s: pl.Series, fn, dtype) -> pl.Series:
+    """Apply ``fn`` to each distinct non-null value of ``s`` and map the column through the results."""
+    uniq = s.drop_nulls().unique().to_list()
+    return s.replace_strict({u: fn(u) for u in uniq}, default=None, return_dtype=dtype)
+
+
+def _normalise_flag(f: str) -> str | None:
+    k = f.strip().lower()
+    return k if k in FLAGS else None
 
 
 def _fast_times(s: pl.Series) -> pl.Series | None:
@@ -98,14 +102,21 @@ def validate(
     df = raw.select(
         pl.col("_row").cast(pl.Int64),
         pl.col("station").cast(pl.String).alias("station"),
-        pl.col("parameter").cast(pl.String).str.strip_chars().str.to_lowercase().alias("_p_in"),
+        pl.col("parameter").cast(pl.String).alias("_p_in"),
         pl.col("unit").cast(pl.String).alias("_u_in"),
         pl.col("value").alias("_v_in"),
         pl.col("time").alias("_t_in"),
-        pl.col("flag").cast(pl.String).str.strip_chars().str.to_lowercase().fill_null("valid").alias("flag"),
+        pl.col("flag").cast(pl.String).alias("_flag_in"),
     )
-    # parameter
-    df = df.join(_PARAM_LOOKUP, on="_p_in", how="left", maintain_order="left")
+    # strings are resolved once per distinct value, then mapped (a batch has few distinct ones)
+    df = df.with_columns(
+        _lookup(df.get_column("_p_in"), normalise_parameter, pl.String).alias("_p"),
+        _lookup(df.get_column("_flag_in"), _normalise_flag, pl.String).alias("_flag"),
+        _lookup(df.get_column("station"), lambda x: x in known_stations, pl.Boolean).fill_null(False).alias("_known"),
+    )
+    df = df.with_columns(
+        pl.when(pl.col("_flag_in").is_null()).then(pl.lit("valid")).otherwise(pl.col("_flag")).alias("flag")
+    )
     # value: numbers pass, numeric strings are parsed, anything else is null
     v = pl.col("_v_in")
     if df.schema["_v_in"] == pl.String:
@@ -133,33 +144,39 @@ def validate(
             parse_times(ts).alias("_t"),
             ts.str.contains(r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*$").fill_null(False).alias("_naive"),
         )
-    # unit conversion factor per distinct (parameter, unit)
+    # unit conversion factor per distinct (parameter, unit) pair
     pairs = df.select("_p", "_u_in").unique().drop_nulls()
-    facs, canon_units = [], []
+    fac: dict[tuple[str, str], float | None] = {}
     for p, u in pairs.iter_rows():
         try:
-            facs.append(conversion_factor(p, u, PARAMETERS[p].unit))
+            fac[(p, u)] = conversion_factor(p, u, PARAMETERS[p].unit)
         except InvalidInput:
-            facs.append(None)
-        canon_units.append(PARAMETERS[p].unit)
-    pairs = pairs.with_columns(pl.Series("_f", facs, dtype=pl.Float64), pl.Series("unit", canon_units, dtype=pl.String))
-    df = df.join(pairs, on=["_p", "_u_in"], how="left", maintain_order="left")
+            fac[(p, u)] = None
+    ucodes = {u: i for i, u in enumerate(sorted({u for _, u in fac}))}
+    pair_code = pl.col("_p").replace_strict({k: PARAMETERS[k].code for k in PARAMETERS}, default=None,
+                                            return_dtype=pl.Int64) * 1_000_000 + pl.col("_u_in").replace_strict(
+        ucodes, default=None, return_dtype=pl.Int64)
+    fac_by_code = {PARAMETERS[p].code * 1_000_000 + ucodes[u]: f for (p, u), f in fac.items() if f is not None}
+    df = df.with_columns(
+        pair_code.replace_strict(fac_by_code, default=None, return_dtype=pl.Float64).alias("_f"),
+        pl.col("_p").replace_strict({k: p.unit for k, p in PARAMETERS.items()}, default=None,
+                                    return_dtype=pl.String).alias("unit"),
+    )
     df = df.with_columns((pl.col("_v") * pl.col("_f")).alias("value"))
 
     lo = pl.col("_p").replace_strict({k: p.min_value for k, p in PARAMETERS.items()}, default=None, return_dtype=pl.Float64)
     hi = pl.col("_p").replace_strict({k: p.max_value for k, p in PARAMETERS.items()}, default=None, return_dtype=pl.Float64)
     future = now + max_future
-    known = pl.Series(list(known_stations), dtype=pl.String)
     v_ok = pl.col("_v").is_not_null() & pl.col("_v").is_finite()
     ok = (
-        pl.col("station").is_in(known.implode()).fill_null(False)
+        pl.col("_known")
         & pl.col("_f").is_not_null()
         & v_ok.fill_null(False)
         & (pl.col("value") >= lo).fill_null(False)
         & (pl.col("value") <= hi).fill_null(False)
         & (pl.col("_t") <= pl.lit(future)).fill_null(False)
         & (pl.col("_t") >= pl.lit(_EPOCH_MIN)).fill_null(False)
-        & pl.col("flag").is_in(list(FLAGS)).fill_null(False)
+        & pl.col("flag").is_not_null()
     )
     df = df.with_columns(ok.alias("_ok"))
     good = df.filter(pl.col("_ok")).select(
@@ -169,7 +186,7 @@ def validate(
     reason = (
         pl.when(pl.col("station").is_null() | (pl.col("station") == ""))
         .then(pl.lit("station|station is missing"))
-        .when(~pl.col("station").is_in(known.implode()))
+        .when(~pl.col("_known"))
         .then(pl.concat_str(pl.lit("station|unknown station '"), pl.col("station"), pl.lit("'")))
         .when(pl.col("_p_in").is_null())
         .then(pl.lit("parameter|parameter is missing"))
@@ -196,7 +213,7 @@ def validate(
         .when(pl.col("_t") < pl.lit(_EPOCH_MIN))
         .then(pl.lit("time|time is before 1970"))
         .otherwise(pl.concat_str(pl.lit("flag|flag must be one of " + ", ".join(FLAGS) + "; got '"),
-                                 pl.col("flag"), pl.lit("'")))
+                                 pl.col("_flag_in"), pl.lit("'")))
         .alias("_reason")
     )
     bad = df.filter(~pl.col("_ok")).select("_row", reason)
