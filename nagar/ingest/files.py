@@ -200,7 +200,7 @@ def _csv_pass(path: Path, header: list[str], layout: str, batch_rows: int, *, ex
     try:
         reader = pacsv.open_csv(
             stream,
-            read_options=pacsv.ReadOptions(block_size=16 << 20, encoding="utf8", use_threads=not exact,
+            read_options=pacsv.ReadOptions(block_size=4 << 20, encoding="utf8", use_threads=not exact,
                                            skip_rows_after_names=skip),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(

@@ -124,9 +124,10 @@ def ingest_file(
             good, errs = v.good, errs + v.rejected
         return fb.raw.height + len(fb.malformed), good, errs, fb.progress
 
-    # Reading and validating batch k+1 overlaps writing batch k (Polars and DuckDB both release the
-    # GIL); the queue holds at most two prepared batches, so memory stays bounded.
-    for received, good, errs, progress in _pipelined(map(prepare, batches), depth=2):
+    # Three stages in three threads: parsing batch k+2, validating k+1 and writing k overlap (Arrow,
+    # Polars and DuckDB release the GIL). Each queue holds one batch, so at most about five batches
+    # are in memory whatever the file's size.
+    for received, good, errs, progress in _pipelined(map(prepare, _pipelined(batches, depth=1)), depth=1):
         result.received += received
         if good is not None and good.num_rows:
             counts += store.write_observations(good)
