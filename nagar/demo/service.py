@@ -21,7 +21,7 @@ def load_demo(store: Store, *, seed: int = 42, days: int = 90, end: datetime | N
     """Generate the demo (deterministic for a seed and end hour) and write it through the store's one write path."""
     data = generate(seed=seed, days=days, end=end)
     for c in data.cities:
-        store.upsert_city(c)
+        store.upsert_city({**c, "open_data": True})  # the demo cities publish their data
     store.upsert_stations([{**s, "source": s.get("source")} for s in data.stations])
     obs = data.observations
     if "flag" not in obs.column_names:

@@ -19,6 +19,8 @@ class CityBase(BaseModel):
     lat: float = Field(..., ge=-90, le=90, description="Centre latitude [degrees]")
     lon: float = Field(..., ge=-180, le=180, description="Centre longitude [degrees]")
     standard: str | None = Field(None, description="AQI standard the city reports to", examples=["bd-doe"])
+    open_data: bool = Field(False, description="Published as open data: anyone may read its stations, "
+                                               "observations and indices without signing in")
 
     @field_validator("country")
     @classmethod

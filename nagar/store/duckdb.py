@@ -26,6 +26,7 @@ from nagar.core.units import PARAMETERS
 
 from .base import COUNTED_FLAGS, FLAGS, OBSERVATION_SCHEMA, Aggregation, StoreStats, WriteCounts
 from .migrations import MIGRATIONS
+from .security_tables import SecurityTables
 
 _PARAM_KEYS = pa.array([p.key for p in PARAMETERS.values()], pa.string())
 _PARAM_CODES = pa.array([p.code for p in PARAMETERS.values()], pa.int16())
@@ -34,7 +35,7 @@ _COUNTED = f"o.flag <= {max(FLAGS.index(f) for f in COUNTED_FLAGS)}"
 """SQL condition for flags that count in aggregates (codes are FLAGS' positions: valid 0, estimated 1)."""
 _OBS_JOINS = """JOIN stations s ON s.key = o.station_key JOIN parameters p ON p.code = o.parameter"""
 
-_CITY_COLS = ("id", "name", "country", "timezone", "lat", "lon", "standard")
+_CITY_COLS = ("id", "name", "country", "timezone", "lat", "lon", "standard", "open_data")
 _STATION_COLS = ("id", "city", "name", "lat", "lon", "parameters", "source")
 
 
@@ -67,7 +68,7 @@ def _translate(exc: duckdb.Error) -> StoreError:
     return StoreError(f"database error: {exc}", transient=transient)
 
 
-class DuckDBStore:
+class DuckDBStore(SecurityTables):
     """The :class:`nagar.store.base.Store` protocol over an embedded DuckDB file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False):
@@ -147,6 +148,7 @@ class DuckDBStore:
     # registry ---------------------------------------------------------------------------------
     def upsert_city(self, city: dict) -> bool:
         values = [city.get(c) for c in _CITY_COLS]
+        values[_CITY_COLS.index("open_data")] = bool(city.get("open_data"))
         with self._tx() as con:
             existed = con.execute("SELECT 1 FROM cities WHERE id = ?", [city["id"]]).fetchone()
             if existed is None:

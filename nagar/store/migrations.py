@@ -55,4 +55,65 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    (
+        2,
+        [
+            # security: accounts, per-city role grants, API keys, device keys, replay nonces, revoked
+            # tokens and the hash-chained audit log
+            "ALTER TABLE cities ADD COLUMN open_data BOOLEAN DEFAULT false",
+            "CREATE SEQUENCE user_id START 1",
+            """CREATE TABLE users (
+                id INTEGER PRIMARY KEY DEFAULT nextval('user_id'),
+                username VARCHAR NOT NULL UNIQUE,
+                password_hash VARCHAR NOT NULL,
+                platform_admin BOOLEAN NOT NULL DEFAULT false,
+                disabled BOOLEAN NOT NULL DEFAULT false,
+                failed_logins INTEGER NOT NULL DEFAULT 0,
+                locked_until TIMESTAMP,
+                password_changed_at TIMESTAMP NOT NULL,
+                created_at TIMESTAMP NOT NULL
+            )""",
+            """CREATE TABLE grants (
+                user_id INTEGER NOT NULL,
+                city VARCHAR NOT NULL,
+                role VARCHAR NOT NULL,
+                PRIMARY KEY (user_id, city)
+            )""",
+            """CREATE TABLE api_keys (
+                id VARCHAR PRIMARY KEY,
+                user_id INTEGER NOT NULL,
+                name VARCHAR NOT NULL,
+                secret_hash VARCHAR NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                expires_at TIMESTAMP,
+                revoked_at TIMESTAMP,
+                last_used_at TIMESTAMP
+            )""",
+            """CREATE TABLE device_keys (
+                id VARCHAR PRIMARY KEY,
+                station VARCHAR NOT NULL,
+                created_by INTEGER,
+                created_at TIMESTAMP NOT NULL,
+                revoked_at TIMESTAMP
+            )""",
+            """CREATE TABLE nonces (
+                key_id VARCHAR NOT NULL,
+                nonce VARCHAR NOT NULL,
+                seen_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (key_id, nonce)
+            )""",
+            "CREATE TABLE revoked_tokens (jti VARCHAR PRIMARY KEY, expires_at TIMESTAMP NOT NULL)",
+            """CREATE TABLE audit_log (
+                seq BIGINT PRIMARY KEY,
+                time TIMESTAMP NOT NULL,
+                actor VARCHAR NOT NULL,
+                action VARCHAR NOT NULL,
+                city VARCHAR,
+                target VARCHAR,
+                details VARCHAR NOT NULL,
+                prev_hash VARCHAR NOT NULL,
+                hash VARCHAR NOT NULL
+            )""",
+        ],
+    ),
 ]
