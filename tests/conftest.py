@@ -36,3 +36,30 @@ def store(tmp_path):
     s.upsert_station(dict(id="st2", city="dhaka", name="Station 2", lat=23.76, lon=90.39, parameters=["pm25"]))
     yield s
     s.close()
+
+
+_PASSWORD = "correct horse battery"
+_HASH: list[str] = []
+
+
+def make_user(store, username: str, *, platform_admin: bool = False, roles: dict | None = None) -> dict:
+    """A user with password ``correct horse battery`` (hashed once per session: Argon2 is slow on purpose)."""
+    from nagar.security.passwords import hash_password
+
+    if not _HASH:
+        _HASH.append(hash_password(_PASSWORD))
+    user = store.create_user(username=username, password_hash=_HASH[0], platform_admin=platform_admin,
+                             now=datetime.now(timezone.utc))
+    for city, role in (roles or {}).items():
+        store.set_grant(user_id=user["id"], city=city, role=role)
+    return user
+
+
+def bearer(app, user: dict) -> dict:
+    """Authorization header with a fresh access token for ``user``, signed with the app's secret."""
+    from datetime import timedelta
+
+    from nagar.security.tokens import issue_token
+
+    token, _, _ = issue_token(app.state.secret, sub=str(user["id"]), typ="access", lifetime=timedelta(minutes=5))
+    return {"Authorization": f"Bearer {token}"}

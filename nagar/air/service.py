@@ -17,6 +17,7 @@ import polars as pl
 
 from nagar.core.errors import InvalidInput, NotFound
 from nagar.core.settings import Settings
+from nagar.core.tenancy import Scope
 from nagar.core.units import PARAMETERS, conversion_factor
 from nagar.registry.service import get_city, get_station
 from nagar.store.base import Store
@@ -156,6 +157,7 @@ def aqi_series(
     end: datetime,
     standard: str | None = None,
     resolution: str = "hour",
+    scope: Scope = None,
 ) -> dict:
     """AQI per hour (NowCast / running means) or per local day, for a station or a city.
 
@@ -174,12 +176,12 @@ def aqi_series(
     if resolution not in ("hour", "day"):
         raise InvalidInput("resolution must be hour or day", field="resolution")
     if station is not None:
-        st = get_station(store, station_id=station)
-        c = get_city(store, city_id=st["city"])
+        st = get_station(store, station_id=station, scope=scope)
+        c = get_city(store, city_id=st["city"], scope=scope)
         stations = [station]
     else:
-        c = get_city(store, city_id=city)
-        stations = [s["id"] for s in store.list_stations(city=city)]
+        c = get_city(store, city_id=city, scope=scope)
+        stations = [s["id"] for s in store.list_stations(city=city, scope=scope)]
     std = get_standard(settings, standard or c.get("standard") or settings.default_standard)
     start, end = _floor_hour(start), _floor_hour(end - timedelta(microseconds=1)) + HOUR
     items: list[dict] = []
@@ -226,13 +228,13 @@ def aqi_series(
     }
 
 
-def latest(store: Store, *, settings: Settings, city: str, standard: str | None = None) -> dict:
+def latest(store: Store, *, settings: Settings, city: str, standard: str | None = None, scope: Scope = None) -> dict:
     """Each station's AQI at its newest hour of data (hourly method: NowCast / running means)."""
-    c = get_city(store, city_id=city)
+    c = get_city(store, city_id=city, scope=scope)
     std = get_standard(settings, standard or c.get("standard") or settings.default_standard)
-    sts = store.list_stations(city=city)
+    sts = store.list_stations(city=city, scope=scope)
     items = []
-    last = store.latest_time(stations=[s["id"] for s in sts])
+    last = store.latest_time(stations=[s["id"] for s in sts], scope=scope)
     if last:
         end = _floor_hour(max(last.values())) + HOUR
         grid = _grid(store, std, [s["id"] for s in sts], end - 48 * HOUR, end)
@@ -287,6 +289,7 @@ def who_exceedances(
     end: datetime,
     level: str = "aqg",
     period: str = "year",
+    scope: Scope = None,
 ) -> dict:
     """WHO 2021 guideline comparison per station, pollutant and period (year or month) over local days.
 
@@ -309,11 +312,11 @@ def who_exceedances(
     if end - start > timedelta(days=3700):
         raise InvalidInput("time range longer than ten years", field="end")
     if station is not None:
-        c = get_city(store, city_id=get_station(store, station_id=station)["city"])
+        c = get_city(store, city_id=get_station(store, station_id=station, scope=scope)["city"], scope=scope)
         stations = [station]
     else:
-        c = get_city(store, city_id=city)
-        stations = [s["id"] for s in store.list_stations(city=city)]
+        c = get_city(store, city_id=city, scope=scope)
+        stations = [s["id"] for s in store.list_stations(city=city, scope=scope)]
     items = []
     if stations:
         grid = _daily_grid(store, _WHOTable, stations, start, end, c["timezone"])

@@ -7,6 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Query
 
+from nagar.security.permissions import Perm, PrincipalDep, require
 from nagar.store.deps import SettingsDep, StoreDep
 
 from . import service
@@ -28,12 +29,12 @@ def standard_summary(std) -> dict:
     }
 
 
-@router.get("/standards", summary="AQI standards this server knows")
+@router.get("/standards", summary="AQI standards this server knows", **require(Perm.PUBLIC))
 def list_standards(settings: SettingsDep) -> dict:
     return {"items": [standard_summary(s) for s in service.standards(settings)]}
 
 
-@router.get("/standards/{standard_id}", summary="One AQI standard with its breakpoint tables")
+@router.get("/standards/{standard_id}", summary="One AQI standard with its breakpoint tables", **require(Perm.PUBLIC))
 def get_standard(standard_id: str, settings: SettingsDep) -> dict:
     std = service.get_standard(settings, standard_id)
     out = standard_summary(std)
@@ -45,9 +46,10 @@ def get_standard(standard_id: str, settings: SettingsDep) -> dict:
     return out
 
 
-@router.get("/aqi", summary="AQI series for a station or a city")
+@router.get("/aqi", summary="AQI series for a station or a city", **require(Perm.READ))
 def get_aqi(
     store: StoreDep,
+    principal: PrincipalDep,
     settings: SettingsDep,
     station: str | None = Query(None, examples=["dhaka-agargaon"]),
     city: str | None = Query(None, examples=["dhaka"]),
@@ -59,20 +61,22 @@ def get_aqi(
     end = end or datetime.now(timezone.utc)
     start = start or end - timedelta(days=7)
     return service.aqi_series(store, settings=settings, station=station, city=city, start=start, end=end,
-                              standard=standard, resolution=resolution)
+                              standard=standard, resolution=resolution, scope=principal.scope(Perm.READ))
 
 
-@router.get("/aqi/latest", summary="Each station's current AQI in a city")
+@router.get("/aqi/latest", summary="Each station's current AQI in a city", **require(Perm.READ))
 def get_latest(
-    store: StoreDep, settings: SettingsDep, city: str = Query(..., examples=["dhaka"]),
+    store: StoreDep, settings: SettingsDep, principal: PrincipalDep, city: str = Query(..., examples=["dhaka"]),
     standard: str | None = Query(None),
 ) -> dict:
-    return service.latest(store, settings=settings, city=city, standard=standard)
+    return service.latest(store, settings=settings, city=city, standard=standard, scope=principal.scope(Perm.READ))
 
 
-@router.get("/who/exceedances", summary="WHO 2021 guideline exceedances per station and period")
+@router.get("/who/exceedances", summary="WHO 2021 guideline exceedances per station and period",
+            **require(Perm.READ))
 def get_who_exceedances(
     store: StoreDep,
+    principal: PrincipalDep,
     station: str | None = Query(None),
     city: str | None = Query(None),
     start: datetime | None = Query(None, description="Default: 365 days before end"),
@@ -83,4 +87,4 @@ def get_who_exceedances(
     end = end or datetime.now(timezone.utc)
     start = start or end - timedelta(days=365)
     return service.who_exceedances(store, station=station, city=city, start=start, end=end, level=level,
-                                   period=period)
+                                   period=period, scope=principal.scope(Perm.READ))

@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    from nagar.security.tokens import resolve_secret
+
+    app.state.secret = resolve_secret(settings)
     if store is not None:
         app.state.store = store
 
@@ -78,12 +81,15 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.air import views as air_views
     from nagar.ingest import views as ingest_views
     from nagar.registry import views as registry_views
+    from nagar.security import views as security_views
+    from nagar.security.permissions import Perm, check_routes, require
 
     app.include_router(registry_views.router)
     app.include_router(ingest_views.router)
     app.include_router(air_views.router)
+    app.include_router(security_views.router)
 
-    @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary")
+    @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:
         st = request.app.state.store.stats()
         return {"status": "ok", "version": nagar.__version__, "cities": st.cities, "stations": st.stations,
@@ -97,4 +103,5 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         app.include_router(web_views.router)
         if hasattr(web_views, "mount_static"):
             web_views.mount_static(app)
+    check_routes(app)
     return app

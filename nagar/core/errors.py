@@ -61,3 +61,17 @@ class StoreError(NagarError):
     def __init__(self, message: str, *, transient: bool = False, **kw):
         super().__init__(message, **kw)
         self.transient = transient
+
+
+class Unauthorized(NagarError):
+    """No valid credentials were presented (HTTP 401)."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(NagarError):
+    """The caller is known but lacks the right (HTTP 403)."""
+
+    status_code = 403
+    code = "forbidden"

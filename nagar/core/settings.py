@@ -26,13 +26,39 @@ class Settings(BaseModel):
         description="Optional map tile URL template for the dashboard; none by default (closed networks).",
     )
 
+    secret_key: str | None = Field(
+        None,
+        description="Key that signs tokens and derives device secrets (NAGAR_SECRET_KEY). When unset, "
+        "`nagar serve` keeps a random one in a 0600 file beside the database.",
+        repr=False,
+    )
+    access_token_minutes: int = Field(15, description="Lifetime of a bearer access token.")
+    refresh_token_days: int = Field(7, description="Lifetime of a refresh token and of a dashboard session.")
+    login_max_failures: int = Field(5, description="Failed logins before an account is locked.")
+    login_lock_minutes: int = Field(15, description="First lock-out; doubles with every further failure.")
+    device_max_skew_s: int = Field(300, description="Largest age (or clock skew) of a signed device request.")
+    cookie_secure: bool = Field(True, description="Mark the dashboard session cookie Secure (HTTPS only; "
+                                                   "browsers also accept it on http://localhost).")
+    max_body_bytes: int = Field(64 * 2**20, description="Largest request body accepted [bytes].")
+    ip_rate_per_s: float = Field(50.0, description="Sustained requests per second allowed from one IP.")
+    ip_burst: int = Field(200, description="Burst of requests allowed from one IP.")
+    key_rate_per_s: float = Field(20.0, description="Sustained requests per second per API key or user.")
+    key_burst: int = Field(100, description="Burst of requests per API key or user.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; empty: CORS off.")
+    trusted_proxies: list[str] = Field(default_factory=list,
+                                       description="Peers whose X-Forwarded-For is believed.")
+
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
         values: dict = {}
         for name in cls.model_fields:
             env = os.environ.get(f"NAGAR_{name.upper()}")
             if env is not None and env != "":
-                values[name] = env
+                field = cls.model_fields[name]
+                if "list" in str(field.annotation):
+                    values[name] = [x.strip() for x in env.split(",") if x.strip()]
+                else:
+                    values[name] = env
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -12,6 +12,7 @@ import polars as pl
 from nagar.core.errors import InvalidInput, PayloadTooLarge
 from nagar.core.ids import slugify, validate_id
 from nagar.core.settings import Settings
+from nagar.core.tenancy import Scope
 from nagar.registry.service import nearest_city
 from nagar.store.base import Store, WriteCounts
 
@@ -47,8 +48,12 @@ def _column(rows: list[dict], name: str, kind: str) -> tuple[list, list[Rejectio
     return out, bad
 
 
-def ingest_rows(store: Store, *, rows: list[Any], settings: Settings, now: datetime | None = None) -> IngestResult:
-    """Validate and store a JSON batch; good rows are kept even when others are rejected."""
+def ingest_rows(store: Store, *, rows: list[Any], settings: Settings, now: datetime | None = None,
+                scope: Scope = None, only_station: str | None = None) -> IngestResult:
+    """Validate and store a JSON batch; good rows are kept even when others are rejected.
+
+    Stations outside ``scope`` are reported as unknown (their existence is not revealed). With
+    ``only_station`` (a device's own station) every other station's row is rejected."""
     if not isinstance(rows, list):
         raise InvalidInput("observations must be a list of objects", field="observations")
     if len(rows) > settings.max_batch_rows:
@@ -72,10 +77,17 @@ def ingest_rows(store: Store, *, rows: list[Any], settings: Settings, now: datet
                 "value": pl.Float64, "unit": pl.String, "flag": pl.String},
     )
     stations = raw.get_column("station").drop_nulls().unique().to_list()
-    known = store.existing_stations(stations)
+    known = store.existing_stations(stations, scope=scope)
+    if only_station is not None:
+        for i in keep:
+            if cols["station"][i] is not None and cols["station"][i] != only_station:
+                pre[i] = Rejection(i, "station", f"this device may only write station '{only_station}'")
+        keep = [i for i in keep if i not in pre]
+        raw = raw.filter(pl.col("_row").is_in(keep))
+        known = {k: v for k, v in known.items() if k == only_station}
     v = validate(raw, known_stations=set(known), now=now,
                  max_future=timedelta(minutes=settings.max_future_minutes))
-    counts = store.write_observations(v.good)
+    counts = store.write_observations(v.good, scope=scope)
     rejected = sorted([*pre.values(), *v.rejected], key=lambda r: r.index)
     return IngestResult(
         received=len(rows), inserted=counts.inserted, updated=counts.updated, rejected=len(rejected),
@@ -93,6 +105,7 @@ def ingest_file(
     max_errors: int = 1000,
     on_progress: Callable[[int, int], None] | None = None,
     now: datetime | None = None,
+    scope: Scope = None,
 ) -> IngestResult:
     """Stream a CSV/Parquet file into the store in bounded batches, each batch committed on its own.
 
@@ -102,7 +115,7 @@ def ingest_file(
     counts them all.
     """
     total, batches = read_file(path, batch_rows=batch_rows)
-    if city is not None and store.get_city(city) is None:
+    if city is not None and store.get_city(city, scope=scope) is None:
         raise InvalidInput(f"unknown city {city!r}; create it first", field="city")
     result = IngestResult(received=0, inserted=0, updated=0, rejected=0)
     counts = WriteCounts()
@@ -116,10 +129,10 @@ def ingest_file(
         good = None
         if fb.raw.height:
             if fb.stations is not None:
-                created.extend(_create_stations(store, fb.stations, city=city))
+                created.extend(_create_stations(store, fb.stations, city=city, scope=scope))
             ids = set(fb.raw.get_column("station").drop_nulls().unique().to_list()) - known
             if ids:
-                known.update(store.existing_stations(ids))
+                known.update(store.existing_stations(ids, scope=scope))
             v = validate(fb.raw, known_stations=known, now=now, max_future=max_future)
             good, errs = v.good, errs + v.rejected
         return fb.raw.height + len(fb.malformed), good, errs, fb.progress
@@ -130,7 +143,7 @@ def ingest_file(
     for received, good, errs, progress in _pipelined(map(prepare, _pipelined(batches, depth=1)), depth=1):
         result.received += received
         if good is not None and good.num_rows:
-            counts += store.write_observations(good)
+            counts += store.write_observations(good, scope=scope)
         result.rejected += len(errs)
         room = max_errors - len(result.errors)
         if room > 0:
@@ -185,7 +198,7 @@ def _pipelined(items, *, depth: int):
                 th.join(timeout=0.05)
 
 
-def _create_stations(store: Store, stations: pl.DataFrame, *, city: str | None) -> list[str]:
+def _create_stations(store: Store, stations: pl.DataFrame, *, city: str | None, scope: Scope = None) -> list[str]:
     ids = stations.get_column("id").to_list()
     existing = store.existing_stations(ids)
     new = []
@@ -200,7 +213,7 @@ def _create_stations(store: Store, stations: pl.DataFrame, *, city: str | None) 
             continue
         target = city
         if target is None:
-            near = nearest_city(store, lat=s["lat"], lon=s["lon"])
+            near = nearest_city(store, lat=s["lat"], lon=s["lon"], scope=scope)
             if near is None:
                 continue  # its rows are rejected as unknown stations
             target = near["id"]
@@ -227,6 +240,7 @@ def query_observations(
     end: datetime | None,
     aggregation: str = "raw",
     limit: int | None = 10_000,
+    scope: Scope = None,
 ) -> dict:
     """Observations for the API/CLI; days are calendar days in the city's time zone."""
     from nagar.core.units import normalise_parameter
@@ -239,9 +253,9 @@ def query_observations(
         raise InvalidInput("end must be after start", field="end")
     tz = "UTC"
     if city is not None:
-        tz = get_city(store, city_id=city)["timezone"]
+        tz = get_city(store, city_id=city, scope=scope)["timezone"]
     for s in stations or []:
-        st = get_station(store, station_id=s)
+        st = get_station(store, station_id=s, scope=scope)
         if city is None:
             tz = get_city(store, city_id=st["city"])["timezone"]
     params = None
@@ -253,7 +267,7 @@ def query_observations(
                 raise InvalidInput(f"unknown parameter {p!r}", field="parameter")
             params.append(k)
     tbl = store.observations(stations=stations, city=city, parameters=params, start=start, end=end,
-                             aggregation=aggregation, tz=tz, limit=limit)
+                             aggregation=aggregation, tz=tz, limit=limit, scope=scope)
     rows = tbl.to_pylist()
     for r in rows:
         for k in ("time", "date"):

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from nagar.core.errors import InvalidInput
+from nagar.security import audit
+from nagar.security.permissions import Perm, PrincipalDep, require
 from nagar.store.deps import SettingsDep, StoreDep
 
 from . import service
@@ -27,14 +29,15 @@ router = APIRouter(prefix="/api/v1", tags=["observations"])
         "time) again replaces the stored value and counts as an update. The answer is sent only after the "
         "batch is durable."
     ),
-    openapi_extra={
+    **require(Perm.WRITE, openapi_extra={
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"type": "array", "items": ObservationIn.model_json_schema()}}},
         }
-    },
+    }),
 )
-async def post_observations(request: Request, store: StoreDep, settings: SettingsDep) -> IngestResult:
+async def post_observations(request: Request, store: StoreDep, settings: SettingsDep,
+                            principal: PrincipalDep) -> IngestResult:
     body = await request.body()
     try:
         payload = json.loads(body)
@@ -43,12 +46,18 @@ async def post_observations(request: Request, store: StoreDep, settings: Setting
     rows = payload.get("observations") if isinstance(payload, dict) else payload
     if rows is None:
         raise InvalidInput("expected a JSON list of observations or {\"observations\": [...]}", field="body")
-    return await run_in_threadpool(service.ingest_rows, store, rows=rows, settings=settings)
+    result = await run_in_threadpool(service.ingest_rows, store, rows=rows, settings=settings,
+                                     scope=principal.scope(Perm.WRITE))
+    await run_in_threadpool(audit.record, store, actor=principal.actor, action="observations.write",
+                            details={"received": result.received, "inserted": result.inserted,
+                                     "updated": result.updated, "rejected": result.rejected})
+    return result
 
 
-@router.get("/observations", summary="Query observations or their hourly/daily means")
+@router.get("/observations", summary="Query observations or their hourly/daily means", **require(Perm.READ))
 def get_observations(
     store: StoreDep,
+    principal: PrincipalDep,
     station: list[str] | None = Query(None, description="Station id (repeatable)"),
     city: str | None = Query(None),
     parameter: list[str] | None = Query(None, description="Parameter (repeatable)"),
@@ -59,5 +68,5 @@ def get_observations(
 ) -> dict:
     return service.query_observations(
         store, stations=station, city=city, parameters=parameter, start=start, end=end,
-        aggregation=aggregation, limit=limit,
+        aggregation=aggregation, limit=limit, scope=principal.scope(Perm.READ),
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response, status
 
+from nagar.security import audit
+from nagar.security.permissions import Perm, PrincipalDep, check_city, require
 from nagar.store.deps import StoreDep
 
 from . import service
@@ -12,37 +14,46 @@ from .models import CityCreate, CityRead, StationCreate, StationRead
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
 
-@router.get("/cities", summary="List cities")
-def list_cities(store: StoreDep) -> dict[str, list[CityRead]]:
-    return {"items": [CityRead(**c) for c in service.list_cities(store)]}
+@router.get("/cities", summary="Cities you may see (open-data cities and your own)", **require(Perm.READ))
+def list_cities(store: StoreDep, principal: PrincipalDep) -> dict[str, list[CityRead]]:
+    return {"items": [CityRead(**c) for c in service.list_cities(store, scope=principal.scope(Perm.READ))]}
 
 
-@router.post("/cities", status_code=status.HTTP_201_CREATED, summary="Create or replace a city")
-def create_city(city: CityCreate, store: StoreDep, response: Response) -> CityRead:
+@router.post("/cities", status_code=status.HTTP_201_CREATED, summary="Create or replace a city",
+             **require(Perm.PLATFORM))
+def create_city(city: CityCreate, store: StoreDep, principal: PrincipalDep, response: Response) -> CityRead:
     row, created = service.create_city(store, city=city)
+    audit.record(store, actor=principal.actor, action="city.create" if created else "city.update", city=city.id,
+                 target=f"city:{city.id}", details=city.model_dump())
     if not created:
         response.status_code = status.HTTP_200_OK
     return CityRead(**row)
 
 
-@router.get("/cities/{city_id}", summary="One city")
-def get_city(city_id: str, store: StoreDep) -> CityRead:
-    return CityRead(**service.get_city(store, city_id=city_id))
+@router.get("/cities/{city_id}", summary="One city", **require(Perm.READ))
+def get_city(city_id: str, store: StoreDep, principal: PrincipalDep) -> CityRead:
+    return CityRead(**service.get_city(store, city_id=city_id, scope=principal.scope(Perm.READ)))
 
 
-@router.get("/stations", summary="List stations, optionally of one city")
-def list_stations(store: StoreDep, city: str | None = Query(None, examples=["dhaka"])) -> dict[str, list[StationRead]]:
-    return {"items": [StationRead(**s) for s in service.list_stations(store, city=city)]}
+@router.get("/stations", summary="List stations, optionally of one city", **require(Perm.READ))
+def list_stations(store: StoreDep, principal: PrincipalDep,
+                  city: str | None = Query(None, examples=["dhaka"])) -> dict[str, list[StationRead]]:
+    rows = service.list_stations(store, city=city, scope=principal.scope(Perm.READ))
+    return {"items": [StationRead(**s) for s in rows]}
 
 
-@router.post("/stations", status_code=status.HTTP_201_CREATED, summary="Create or replace a station")
-def create_station(station: StationCreate, store: StoreDep, response: Response) -> StationRead:
+@router.post("/stations", status_code=status.HTTP_201_CREATED, summary="Create or replace a station",
+             **require(Perm.ADMIN))
+def create_station(station: StationCreate, store: StoreDep, principal: PrincipalDep, response: Response) -> StationRead:
+    check_city(store, principal, station.city, Perm.ADMIN)
     row, created = service.create_station(store, station=station)
+    audit.record(store, actor=principal.actor, action="station.create" if created else "station.update",
+                 city=station.city, target=f"station:{station.id}", details=station.model_dump())
     if not created:
         response.status_code = status.HTTP_200_OK
     return StationRead(**row)
 
 
-@router.get("/stations/{station_id}", summary="One station")
-def get_station(station_id: str, store: StoreDep) -> StationRead:
-    return StationRead(**service.get_station(store, station_id=station_id))
+@router.get("/stations/{station_id}", summary="One station", **require(Perm.READ))
+def get_station(station_id: str, store: StoreDep, principal: PrincipalDep) -> StationRead:
+    return StationRead(**service.get_station(store, station_id=station_id, scope=principal.scope(Perm.READ)))

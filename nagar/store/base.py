@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Literal, Protocol, runtime_checkable
 
+from nagar.core.tenancy import Scope
+
 import pyarrow as pa
 
 Aggregation = Literal["raw", "hour", "day"]
@@ -59,29 +61,33 @@ class StoreStats:
 
 @runtime_checkable
 class Store(Protocol):
-    """Persistence for cities, stations and observations. One instance per process; thread-safe."""
+    """Persistence for cities, stations and observations. One instance per process; thread-safe.
+
+    Every read takes ``scope`` (see nagar.core.tenancy): ``None`` for all cities, else the set of city
+    ids the caller may see; rows of other cities are never returned (filtered in the query)."""
 
     # registry -------------------------------------------------------------------------------
     def upsert_city(self, city: dict) -> bool:
         """Create or replace a city (keys: id, name, country, timezone, lat, lon, standard). True if new."""
 
-    def get_city(self, city_id: str) -> dict | None: ...
+    def get_city(self, city_id: str, *, scope: Scope = None) -> dict | None: ...
 
-    def list_cities(self) -> list[dict]: ...
+    def list_cities(self, *, scope: Scope = None) -> list[dict]: ...
 
     def upsert_station(self, station: dict) -> bool:
         """Create or replace a station (keys: id, city, name, lat, lon, parameters). True if new."""
 
-    def get_station(self, station_id: str) -> dict | None: ...
+    def get_station(self, station_id: str, *, scope: Scope = None) -> dict | None: ...
 
-    def list_stations(self, *, city: str | None = None) -> list[dict]: ...
+    def list_stations(self, *, city: str | None = None, scope: Scope = None) -> list[dict]: ...
 
-    def existing_stations(self, ids: Iterable[str]) -> dict[str, str]:
+    def existing_stations(self, ids: Iterable[str], *, scope: Scope = None) -> dict[str, str]:
         """Map each of ``ids`` that exists to its city id."""
 
     # observations ---------------------------------------------------------------------------
-    def write_observations(self, batch: pa.Table) -> WriteCounts:
-        """Upsert a validated batch (``OBSERVATION_SCHEMA``); durable when it returns."""
+    def write_observations(self, batch: pa.Table, *, scope: Scope = None) -> WriteCounts:
+        """Upsert a validated batch (``OBSERVATION_SCHEMA``); durable when it returns. A station outside
+        ``scope`` refuses the whole batch as unknown."""
 
     def observations(
         self,
@@ -95,16 +101,18 @@ class Store(Protocol):
         tz: str = "UTC",
         include_flagged: bool = False,
         limit: int | None = None,
+        scope: Scope = None,
     ) -> pa.Table:
         """Observations or their hourly/daily means (days in ``tz``), oldest first."""
 
     def hourly_windows(
-        self, *, stations: list[str], parameters: list[str], start: datetime, end: datetime
+        self, *, stations: list[str], parameters: list[str], start: datetime, end: datetime,
+        scope: Scope = None,
     ) -> pa.Table:
         """Per station, parameter and hour in [start, end): the 1-h mean and the trailing 8-h and 24-h
         means of hourly means with the number of hours present in each window (for completeness rules)."""
 
-    def latest_time(self, *, stations: list[str]) -> dict[str, datetime]:
+    def latest_time(self, *, stations: list[str], scope: Scope = None) -> dict[str, datetime]:
         """Time of each station's newest valid observation."""
 
     def stats(self) -> StoreStats: ...

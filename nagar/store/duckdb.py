@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from nagar.core.errors import Conflict, InvalidInput, StoreError
+from nagar.core.tenancy import Scope
 
 from nagar.core.units import PARAMETERS
 
@@ -61,6 +62,13 @@ def _last_per_key(t: pa.Table) -> pa.Table:
     if h.n_unique() == df.height:
         return t
     return df.unique(subset=keys, keep="last", maintain_order=True).to_arrow()
+
+
+def _scoped(column: str, scope: Scope) -> tuple[str, list]:
+    """SQL fragment restricting ``column`` (a city id) to ``scope``; empty for "all cities"."""
+    if scope is None:
+        return "", []
+    return f"AND {column} IN (SELECT unnest(?::VARCHAR[]))", [sorted(scope)]
 
 
 def _translate(exc: duckdb.Error) -> StoreError:
@@ -163,12 +171,14 @@ class DuckDBStore(SecurityTables):
                 )
         return existed is None
 
-    def get_city(self, city_id: str) -> dict | None:
-        rows = self._rows(f"SELECT {', '.join(_CITY_COLS)} FROM cities WHERE id = ?", [city_id])
+    def get_city(self, city_id: str, *, scope: Scope = None) -> dict | None:
+        w, p = _scoped("id", scope)
+        rows = self._rows(f"SELECT {', '.join(_CITY_COLS)} FROM cities WHERE id = ? {w}", [city_id, *p])
         return rows[0] if rows else None
 
-    def list_cities(self) -> list[dict]:
-        return self._rows(f"SELECT {', '.join(_CITY_COLS)} FROM cities ORDER BY id")
+    def list_cities(self, *, scope: Scope = None) -> list[dict]:
+        w, p = _scoped("id", scope)
+        return self._rows(f"SELECT {', '.join(_CITY_COLS)} FROM cities WHERE true {w} ORDER BY id", p)
 
     def upsert_station(self, station: dict) -> bool:
         return self.upsert_stations([station]) == 1
@@ -207,20 +217,23 @@ class DuckDBStore(SecurityTables):
             r["parameters"] = json.loads(r["parameters"] or "[]")
         return rows
 
-    def get_station(self, station_id: str) -> dict | None:
-        rows = self._station_rows("WHERE id = ?", [station_id])
+    def get_station(self, station_id: str, *, scope: Scope = None) -> dict | None:
+        w, p = _scoped("city", scope)
+        rows = self._station_rows(f"WHERE id = ? {w}", [station_id, *p])
         return rows[0] if rows else None
 
-    def list_stations(self, *, city: str | None = None) -> list[dict]:
+    def list_stations(self, *, city: str | None = None, scope: Scope = None) -> list[dict]:
+        w, p = _scoped("city", scope)
         if city is None:
-            return self._station_rows()
-        return self._station_rows("WHERE city = ?", [city])
+            return self._station_rows(f"WHERE true {w}", p)
+        return self._station_rows(f"WHERE city = ? {w}", [city, *p])
 
-    def existing_stations(self, ids: Iterable[str]) -> dict[str, str]:
+    def existing_stations(self, ids: Iterable[str], *, scope: Scope = None) -> dict[str, str]:
         ids = list(set(ids))
         if not ids:
             return {}
-        rows = self._rows("SELECT id, city FROM stations WHERE list_contains(?, id)", [ids])
+        w, p = _scoped("city", scope)
+        rows = self._rows(f"SELECT id, city FROM stations WHERE list_contains(?, id) {w}", [ids, *p])
         return {r["id"]: r["city"] for r in rows}
 
     # observations -----------------------------------------------------------------------------
@@ -237,7 +250,7 @@ class DuckDBStore(SecurityTables):
                 self._stations[sid] = (key, ckey)
         return self._stations
 
-    def write_observations(self, batch: pa.Table) -> WriteCounts:
+    def write_observations(self, batch: pa.Table, *, scope: Scope = None) -> WriteCounts:
         """Upsert ``batch``: one row per (station, parameter, time), last write wins.
 
         Duplicates inside the batch keep the last row and count as updates; rows matching stored ones
@@ -255,6 +268,9 @@ class DuckDBStore(SecurityTables):
             ids = pc.unique(batch.column("station")).to_pylist()
             smap = self._station_map(ids)
             missing = [i for i in ids if i not in smap]
+            if scope is not None and not missing:
+                allowed = self.existing_stations(ids, scope=scope)
+                missing = [i for i in ids if i not in allowed]
             if missing:
                 raise InvalidInput(f"unknown station(s): {', '.join(sorted(missing)[:5])}", field="station")
             keys = pa.array([smap[i][0] for i in ids], pa.int32())
@@ -316,8 +332,11 @@ class DuckDBStore(SecurityTables):
         # rows dropped by the de-duplication above were superseded by a later row of the same batch
         return WriteCounts(inserted=int(inserted), updated=int(updated) + dupes)
 
-    def _obs_filter(self, *, stations, city, parameters, start, end, include_flagged) -> tuple[str, list]:
+    def _obs_filter(self, *, stations, city, parameters, start, end, include_flagged, scope) -> tuple[str, list]:
         where, params = [], []
+        if scope is not None:
+            where.append("s.city IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(sorted(scope))
         if stations is not None:
             where.append("s.id IN (SELECT unnest(?))")
             params.append(list(stations))
@@ -349,10 +368,11 @@ class DuckDBStore(SecurityTables):
         tz: str = "UTC",
         include_flagged: bool = False,
         limit: int | None = None,
+        scope: Scope = None,
     ) -> pa.Table:
         where, params = self._obs_filter(
             stations=stations, city=city, parameters=parameters, start=start, end=end,
-            include_flagged=include_flagged or aggregation == "raw",
+            include_flagged=include_flagged or aggregation == "raw", scope=scope,
         )
         lim = ""
         if limit is not None:
@@ -392,7 +412,7 @@ class DuckDBStore(SecurityTables):
             cur.close()
 
     def hourly_windows(
-        self, *, stations: list[str], parameters: list[str], start: datetime, end: datetime
+        self, *, stations: list[str], parameters: list[str], start: datetime, end: datetime, scope: Scope = None
     ) -> pa.Table:
         """Hourly means with trailing 8-h and 24-h windows, computed in SQL.
 
@@ -402,13 +422,14 @@ class DuckDBStore(SecurityTables):
         Rows are returned for hours in [start, end); the query reads 23 h before ``start`` for the windows.
         """
         s0, e0 = _naive_utc(start), _naive_utc(end)
+        scope_sql, scope_params = _scoped("s.city", scope)
         sql = f"""
             WITH h AS (
                 SELECT s.id AS station, p.key AS parameter, time_bucket(INTERVAL 1 HOUR, o.time) AS hour,
                        avg(o.value) AS v
                 FROM observations o {_OBS_JOINS}
                 WHERE s.id IN (SELECT unnest(?)) AND p.key IN (SELECT unnest(?))
-                  AND o.time >= ? - INTERVAL 23 HOUR AND o.time < ?
+                  AND o.time >= ? - INTERVAL 23 HOUR AND o.time < ? {scope_sql}
                   AND {_COUNTED}
                 GROUP BY ALL
             ), w AS (
@@ -426,17 +447,18 @@ class DuckDBStore(SecurityTables):
         """
         cur = self._read()
         try:
-            return cur.sql(sql, params=[list(stations), list(parameters), s0, e0, s0]).to_arrow_table()
+            return cur.sql(sql, params=[list(stations), list(parameters), s0, e0, *scope_params, s0]).to_arrow_table()
         except duckdb.Error as exc:
             raise _translate(exc) from exc
         finally:
             cur.close()
 
-    def latest_time(self, *, stations: list[str]) -> dict[str, datetime]:
+    def latest_time(self, *, stations: list[str], scope: Scope = None) -> dict[str, datetime]:
+        w, p = _scoped("s.city", scope)
         rows = self._rows(
             f"""SELECT s.id, timezone('UTC', max(o.time)) AS t FROM observations o JOIN stations s ON s.key = o.station_key
-               WHERE s.id IN (SELECT unnest(?)) AND {_COUNTED} GROUP BY s.id""",
-            [list(stations)],
+               WHERE s.id IN (SELECT unnest(?)) AND {_COUNTED} {w} GROUP BY s.id""",
+            [list(stations), *p],
         )
         return {r["id"]: r["t"] for r in rows}
 

@@ -19,8 +19,9 @@ GENESIS = "0" * 64
 """prev_hash of the first audit entry."""
 
 
-def _naive(t: datetime | None) -> datetime | None:
-    if t is not None and t.tzinfo is not None:
+def _naive(t):
+    """Aware datetimes to naive UTC; anything else unchanged."""
+    if isinstance(t, datetime) and t.tzinfo is not None:
         return t.astimezone(timezone.utc).replace(tzinfo=None)
     return t
 

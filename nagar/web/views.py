@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from nagar.security.permissions import Perm, require
 
 from nagar.core.settings import Settings, get_settings
 
@@ -110,7 +111,7 @@ def _page_language(request: Request, lang: str | None) -> str:
     )
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, **require(Perm.PUBLIC))
 def dashboard(
     request: Request,
     settings: SettingsDep,
@@ -141,7 +142,7 @@ def dashboard(
     return response
 
 
-@router.get("/i18n/{lang}.json")
+@router.get("/i18n/{lang}.json", **require(Perm.PUBLIC))
 def messages(lang: str) -> JSONResponse:
     """Every translated string of ``lang`` for the page's script: ``{"lang", "locale", "messages"}``.
 

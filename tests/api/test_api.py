@@ -5,12 +5,15 @@ from fastapi.testclient import TestClient
 
 from nagar.api.app import create_app
 from nagar.core.settings import Settings
+from tests.conftest import bearer, make_user
 
 
 @pytest.fixture
 def client(store, tmp_path):
-    app = create_app(Settings(db=tmp_path / "unused.duckdb", max_batch_rows=100), store=store)
-    with TestClient(app) as c:
+    app = create_app(Settings(db=tmp_path / "unused.duckdb", max_batch_rows=100, secret_key="t" * 32),
+                     store=store)
+    admin = make_user(store, "root", platform_admin=True)
+    with TestClient(app, headers=bearer(app, admin)) as c:
         yield c
 
 

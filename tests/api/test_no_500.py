@@ -27,7 +27,10 @@ def client(tmp_path_factory):
     s = DuckDBStore(tmp_path_factory.mktemp("fuzz") / "f.duckdb")
     s.upsert_city(DHAKA)
     s.upsert_station(dict(id="st1", city="dhaka", name="S", lat=23.7, lon=90.4, parameters=["pm25"]))
-    with TestClient(create_app(Settings(), store=s)) as c:
+    from tests.conftest import bearer, make_user
+
+    app = create_app(Settings(secret_key="f" * 32), store=s)
+    with TestClient(app, headers=bearer(app, make_user(s, "root", platform_admin=True))) as c:
         yield c
     s.close()
 

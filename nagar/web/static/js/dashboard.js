@@ -557,7 +557,10 @@
     var yMax = yMaximum(values, cats, state.standard && state.standard.scale_max);
     var tooltipDate = dateFormatter({ weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit" });
     var tickDate = dateFormatter({ weekday: "short", day: "numeric" });
-    var hourFmt = dateFormatter({ hour: "numeric", hourCycle: "h23" });
+    // the hour is read as a number, so format it with Latin digits whatever the page language
+    var hourOpts = { hour: "numeric", hourCycle: "h23", numberingSystem: "latn" };
+    if (state.city && state.city.timezone) hourOpts.timeZone = state.city.timezone;
+    var hourFmt = new Intl.DateTimeFormat("en-US", hourOpts);
 
     var data = {
       datasets: [

@@ -1,0 +1,1 @@
+"""Accounts, roles, city tenancy, keys, device signatures, audit log and HTTP limits."""
