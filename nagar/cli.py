@@ -17,6 +17,8 @@ from nagar.core.errors import NagarError
 from nagar.core.settings import Settings
 
 app = typer.Typer(help="Nagar: open urban environment platform.", no_args_is_help=True, add_completion=False)
+admin_app = typer.Typer(help="Accounts and roles (run on the server, with the database closed)",
+                        no_args_is_help=True, add_completion=False)
 console = Console()
 err = Console(stderr=True)
 
@@ -76,6 +78,16 @@ def demo(
             console.print(f"Demo data written to {settings.db}: {counts.inserted:,} observations.")
         else:
             console.print(f"Demo data already in {settings.db}.")
+        from nagar.demo.service import ensure_demo_accounts
+
+        accounts = ensure_demo_accounts(store, settings=settings)
+        if accounts:
+            t = Table(title="Demo accounts (written to " + str(accounts[0]["file"]) + ", mode 0600)")
+            for col in ("username", "password", "rights"):
+                t.add_column(col)
+            for a in accounts:
+                t.add_row(a["username"], a["password"], a["rights"])
+            console.print(t)
         st = store.stats()
         console.print(f"{st.cities} cities, {st.stations} stations, {st.observations:,} observations "
                       f"from {st.first:%Y-%m-%d} to {st.last:%Y-%m-%d %H:%M} UTC.")
@@ -241,6 +253,71 @@ def cities(db: Optional[Path] = DbOpt) -> None:
                   str(len(store.list_stations(city=c["id"]))))
     console.print(t)
     store.close()
+
+
+@admin_app.command("create-user")
+def create_user(
+    username: str = typer.Argument(..., help="Login name"),
+    db: Optional[Path] = DbOpt,
+    platform_admin: bool = typer.Option(False, "--platform-admin", help="Every right in every city"),
+    password: Optional[str] = typer.Option(None, help="Password (default: asked for, not echoed)"),
+) -> None:
+    """Create an account (the first platform admin is bootstrapped this way)."""
+    from nagar.security.service import check_username, create_user as _create
+    from nagar.store import open_store
+
+    try:
+        check_username(username)
+        if password is None:
+            password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        store = open_store(_settings(db))
+        user = _create(store, username=username, password=password, platform_admin=platform_admin, actor="cli")
+        store.close()
+    except NagarError as exc:
+        _fail(exc)
+    console.print(f"Created user [bold]{user['username']}[/]" + (" (platform admin)" if platform_admin else ""))
+
+
+@admin_app.command("grant")
+def grant(
+    username: str = typer.Argument(...),
+    city: str = typer.Argument(...),
+    role: str = typer.Argument(..., help="analyst, operator, city_admin, or none to remove"),
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """Give a user a role in a city (or remove it with `none`)."""
+    from nagar.security import audit
+    from nagar.security.permissions import Role
+    from nagar.store import open_store
+
+    try:
+        r = None if role == "none" else Role(role)
+    except ValueError:
+        _fail(NagarError(f"role must be one of analyst, operator, city_admin, none; got {role!r}", field="role"))
+    try:
+        store = open_store(_settings(db))
+        user = store.get_user(username=username)
+        if user is None:
+            raise NagarError(f"no user {username!r}", field="username")
+        if store.get_city(city) is None:
+            raise NagarError(f"no city {city!r}", field="city")
+        store.set_grant(user_id=user["id"], city=city, role=r.value if r else None)
+        audit.record(store, actor="cli", action="role.grant" if r else "role.revoke", city=city,
+                     target=f"user:{username}", details={"role": r.value if r else None})
+        store.close()
+    except NagarError as exc:
+        _fail(exc)
+    console.print(f"{username}: {r.value if r else 'no role'} in {city}")
+
+
+def _mount_subcommands() -> None:
+    from nagar.security.audit_cli import app as audit_app
+
+    app.add_typer(admin_app, name="admin")
+    app.add_typer(audit_app, name="audit")
+
+
+_mount_subcommands()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,3 +31,43 @@ def load_demo(store: Store, *, seed: int = 42, days: int = 90, end: datetime | N
     for i in range(0, obs.num_rows, step):
         counts += store.write_observations(obs.slice(i, step))
     return counts
+
+
+DEMO_ACCOUNTS = (
+    # username, rights: platform admin, or {city: role}
+    ("admin", True, {}),
+    ("dhaka-admin", False, {"dhaka": "city_admin"}),
+    ("dhaka-operator", False, {"dhaka": "operator"}),
+    ("ctg-analyst", False, {"chattogram": "analyst"}),
+)
+
+
+def ensure_demo_accounts(store: Store, *, settings) -> list[dict]:
+    """Create the demo accounts once, with random passwords written to ``demo-accounts.txt`` (0600) beside
+    the database; return them (with passwords) when they were just created, else an empty list."""
+    import os
+    import secrets
+    from pathlib import Path
+
+    from nagar.security import audit
+    from nagar.security.service import create_user
+
+    if store.get_user(username="admin") is not None:
+        return []
+    path = Path(str(settings.db)).parent / "demo-accounts.txt"
+    out = []
+    for username, platform_admin, roles in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(12)
+        user = create_user(store, username=username, password=password, platform_admin=platform_admin, actor="demo")
+        for city, role in roles.items():
+            store.set_grant(user_id=user["id"], city=city, role=role)
+            audit.record(store, actor="demo", action="role.grant", city=city, target=f"user:{username}",
+                         details={"role": role})
+        rights = "platform admin" if platform_admin else ", ".join(f"{r} in {c}" for c, r in roles.items())
+        out.append({"username": username, "password": password, "rights": rights, "file": path})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        for a in out:
+            f.write(f"{a['username']}\t{a['password']}\t{a['rights']}\n")
+    return out

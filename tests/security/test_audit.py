@@ -218,6 +218,20 @@ def test_reordered_physically_by_delete_and_reinsert(store):
     assert (r.first_bad_seq, r.problem) == (3, "reordered") and "stored after entry 5" in r.message
 
 
+def test_physical_order_survives_a_checkpoint_and_reopening(tmp_path):
+    path = tmp_path / "reopen.duckdb"
+    s = DuckDBStore(path)
+    _fill(s)
+    e2 = _row(s, 2)
+    s._con.execute("DELETE FROM audit_log WHERE seq = 2")
+    _insert(s, e2)
+    s._con.execute("CHECKPOINT")
+    s.close()
+    s = DuckDBStore(path)
+    assert _bad(s) == (2, "reordered")
+    s.close()
+
+
 def test_reordered_physically_two_neighbours(store):
     e2, e3 = _row(store, 2), _row(store, 3)
     store._con.execute("DELETE FROM audit_log WHERE seq IN (2, 3)")
