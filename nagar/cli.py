@@ -138,6 +138,11 @@ def ingest(
             result = ingest_file(store, path=file, settings=settings, city=city, batch_rows=batch_rows,
                                  on_progress=on_progress)
             secs = (datetime.now(timezone.utc) - t0).total_seconds()
+        from nagar.security import audit
+
+        audit.record(store, actor="cli", action="observations.ingest_file", city=city, target=f"file:{file.name}",
+                     details={"received": result.received, "inserted": result.inserted, "updated": result.updated,
+                              "rejected": result.rejected, "stations_created": result.stations_created})
         store.close()
     except NagarError as exc:
         _fail(exc)

@@ -100,7 +100,10 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     except ImportError:  # pragma: no cover - the dashboard is part of the package
         web_views = None
     if web_views is not None and hasattr(web_views, "router"):
+        from nagar.web import auth as web_auth
+
         app.include_router(web_views.router)
+        app.include_router(web_auth.router)
         if hasattr(web_views, "mount_static"):
             web_views.mount_static(app)
     check_routes(app)

@@ -121,7 +121,15 @@ def dashboard(
     page_lang = _page_language(request, lang)
     root = request.scope.get("root_path", "").rstrip("/")
     template = _environment(page_lang).get_template("dashboard.html")
+    user, csrf = (None, "")
+    if getattr(request.app.state, "store", None) is not None and getattr(request.app.state, "secret", None):
+        from .auth import session_user
+
+        user, csrf = session_user(request)
     html = template.render(
+        root=root,
+        username=user["username"] if user else None,
+        csrf_token=csrf,
         lang=page_lang,
         intl_locale=i18n.INTL_LOCALES[page_lang],
         languages=[(code, i18n.language_name(code)) for code in i18n.LANGUAGES],
