@@ -85,7 +85,7 @@ def make_app(tmp_path):
             async for chunk in request.stream():
                 size += len(chunk)
                 chunks += 1
-            return {"bytes": size, "chunks": chunks}
+            return {"bytes": size, "chunks": chunks, "client_ip": request.state.client_ip}
 
         return app
 
@@ -427,6 +427,8 @@ def test_rate_limit_per_client_behind_a_trusted_proxy(make_app):
         assert status("198.51.100.2") == 200  # another client behind the same proxy
         assert [status("2001:db8:1:1::1"), status("2001:db8:1:1::2"), status("2001:db8:1:2::1")] == [200, 200, 200]
         assert status("2001:db8:1:1::3") == 429  # one /64 shares a bucket
+        seen = http.post("/probe/stream", content=b"{}", headers={"X-Forwarded-For": "6.6.6.6, 198.51.100.7"})
+        assert seen.json()["client_ip"] == "198.51.100.7"  # what the routes see as request.state.client_ip
 
 
 def test_x_forwarded_for_is_ignored_from_an_untrusted_peer(make_app):
@@ -456,7 +458,8 @@ def test_cors_for_a_configured_origin(make_app):
         assert r.headers["access-control-allow-origin"] == ORIGIN
         assert "access-control-allow-credentials" not in r.headers
         assert "Retry-After" in r.headers["access-control-expose-headers"]
-        assert "access-control-allow-origin" not in c.get("/api/v1/health", headers={"Origin": "https://evil.example"}).headers
+        other = c.get("/api/v1/health", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
         pre = c.options("/api/v1/observations", headers={
             "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
             "Access-Control-Request-Headers": "authorization, content-type"})
