@@ -15,6 +15,14 @@ from . import service
 router = APIRouter(prefix="/api/v1", tags=["air quality"])
 
 
+def _aware(**times) -> None:
+    from nagar.core.errors import InvalidInput
+
+    for name, t in times.items():
+        if t is not None and t.tzinfo is None:
+            raise InvalidInput(f"{name} must include a UTC offset (e.g. 2025-01-01T00:00:00Z)", field=name)
+
+
 def standard_summary(std) -> dict:
     return {
         "id": std.id,
@@ -58,6 +66,7 @@ def get_aqi(
     standard: str | None = Query(None, description="Standard id; default: the city's own"),
     resolution: Literal["hour", "day"] = Query("hour"),
 ) -> dict:
+    _aware(start=start, end=end)
     end = end or datetime.now(timezone.utc)
     start = start or end - timedelta(days=7)
     return service.aqi_series(store, settings=settings, station=station, city=city, start=start, end=end,
@@ -84,6 +93,7 @@ def get_who_exceedances(
     level: str = Query("aqg", description="aqg or an interim target it1..it4"),
     period: Literal["year", "month"] = Query("year"),
 ) -> dict:
+    _aware(start=start, end=end)
     end = end or datetime.now(timezone.utc)
     start = start or end - timedelta(days=365)
     return service.who_exceedances(store, station=station, city=city, start=start, end=end, level=level,

@@ -56,10 +56,16 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
-        errors = [
-            {"field": _loc(e.get("loc", ())), "reason": e.get("msg", "invalid"), "type": e.get("type")}
-            for e in exc.errors()
-        ]
+        errors = []
+        for e in exc.errors():
+            if e.get("type") == "json_invalid":  # loc is (body, byte offset): name the body, say where
+                ctx = e.get("ctx") or {}
+                errors.append({"field": "body", "type": "json_invalid",
+                               "reason": f"body is not valid JSON ({ctx.get('error', 'decode error')} "
+                                         f"at character {e['loc'][-1]})"})
+            else:
+                errors.append({"field": _loc(e.get("loc", ())), "reason": e.get("msg", "invalid"),
+                               "type": e.get("type")})
         first = errors[0] if errors else {"field": None, "reason": "invalid request"}
         return JSONResponse(
             {"error": "invalid_input", "message": f"{first['field']}: {first['reason']}", "field": first["field"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -242,7 +242,8 @@ def query_observations(
     limit: int | None = 10_000,
     scope: Scope = None,
 ) -> dict:
-    """Observations for the API/CLI; days are calendar days in the city's time zone."""
+    """Observations for the API/CLI. Daily means use each station's own city's local days; times are
+    ISO 8601 UTC with "Z". ``truncated`` tells when ``limit`` cut the answer (continue from the last time)."""
     from nagar.core.units import normalise_parameter
     from nagar.registry.service import get_city, get_station
 
@@ -251,13 +252,12 @@ def query_observations(
             raise InvalidInput(f"{name} must include a UTC offset", field=name)
     if start and end and end <= start:
         raise InvalidInput("end must be after start", field="end")
-    tz = "UTC"
     if city is not None:
-        tz = get_city(store, city_id=city, scope=scope)["timezone"]
+        get_city(store, city_id=city, scope=scope)
     for s in stations or []:
         st = get_station(store, station_id=s, scope=scope)
-        if city is None:
-            tz = get_city(store, city_id=st["city"])["timezone"]
+        if city is not None and st["city"] != city:
+            raise InvalidInput(f"station {s!r} is not in city {city!r}", field="station")
     params = None
     if parameters:
         params = []
@@ -267,10 +267,13 @@ def query_observations(
                 raise InvalidInput(f"unknown parameter {p!r}", field="parameter")
             params.append(k)
     tbl = store.observations(stations=stations, city=city, parameters=params, start=start, end=end,
-                             aggregation=aggregation, tz=tz, limit=limit, scope=scope)
+                             aggregation=aggregation, limit=limit, scope=scope)
     rows = tbl.to_pylist()
     for r in rows:
-        for k in ("time", "date"):
-            if k in r and r[k] is not None:
-                r[k] = r[k].isoformat()
-    return {"aggregation": aggregation, "timezone": tz, "count": len(rows), "items": rows}
+        if r.get("time") is not None:
+            r["time"] = r["time"].astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        if r.get("date") is not None:
+            r["date"] = r["date"].isoformat()
+    return {"aggregation": aggregation, "days": "local days of each station's city",
+            "count": len(rows), "limit": limit, "truncated": limit is not None and len(rows) >= limit,
+            "items": rows}

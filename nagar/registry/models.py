@@ -10,14 +10,25 @@ from nagar.core.ids import validate_id
 from nagar.core.units import normalise_parameter
 
 
+def _countries() -> frozenset[str]:
+    from babel import Locale
+
+    not_countries = {"ZZ", "QO", "EU", "EZ", "UN", "XA", "XB"}  # unknown, outlying, unions, pseudo-locales
+    return frozenset(k for k in Locale("en").territories if len(k) == 2 and k.isalpha()) - not_countries
+
+
+_COUNTRIES = _countries()
+"""ISO 3166-1 alpha-2 codes (from the CLDR territory list shipped with Babel)."""
+
+
 class CityBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(..., min_length=1, max_length=200, examples=["Dhaka"])
     country: str = Field(..., min_length=2, max_length=2, description="ISO 3166-1 alpha-2", examples=["BD"])
     timezone: str = Field(..., description="IANA time zone", examples=["Asia/Dhaka"])
-    lat: float = Field(..., ge=-90, le=90, description="Centre latitude [degrees]")
-    lon: float = Field(..., ge=-180, le=180, description="Centre longitude [degrees]")
+    lat: float = Field(..., ge=-90, le=90, strict=True, allow_inf_nan=False, description="Centre latitude [degrees]")
+    lon: float = Field(..., ge=-180, le=180, strict=True, allow_inf_nan=False, description="Centre longitude [degrees]")
     standard: str | None = Field(None, description="AQI standard the city reports to", examples=["bd-doe"])
     open_data: bool = Field(False, description="Published as open data: anyone may read its stations, "
                                                "observations and indices without signing in")
@@ -25,9 +36,10 @@ class CityBase(BaseModel):
     @field_validator("country")
     @classmethod
     def _country(cls, v: str) -> str:
-        if not v.isalpha():
-            raise ValueError("country must be a two-letter ISO 3166-1 code")
-        return v.upper()
+        code = v.upper()
+        if code not in _COUNTRIES:
+            raise ValueError(f"unknown country code {v!r}: use ISO 3166-1 alpha-2, e.g. BD, JP, TH")
+        return code
 
     @field_validator("timezone")
     @classmethod
@@ -60,8 +72,8 @@ class StationBase(BaseModel):
 
     city: str = Field(..., examples=["dhaka"])
     name: str = Field(..., min_length=1, max_length=200, examples=["Agargaon"])
-    lat: float = Field(..., ge=-90, le=90)
-    lon: float = Field(..., ge=-180, le=180)
+    lat: float = Field(..., ge=-90, le=90, strict=True, allow_inf_nan=False, description="[degrees]")
+    lon: float = Field(..., ge=-180, le=180, strict=True, allow_inf_nan=False, description="[degrees]")
     parameters: list[str] = Field(default_factory=list, examples=[["pm25", "pm10"]])
     source: str | None = Field(None, description="Where the station's metadata came from")
 

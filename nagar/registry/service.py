@@ -4,16 +4,36 @@ from __future__ import annotations
 
 import math
 
-from nagar.core.errors import NotFound
+from nagar.core.errors import Conflict, InvalidInput, NotFound
 from nagar.core.tenancy import Scope
 from nagar.store.base import Store
 
-from .models import CityCreate, StationCreate
+from .models import CityBase, CityCreate, StationBase, StationCreate
 
 
-def create_city(store: Store, *, city: CityCreate) -> tuple[dict, bool]:
-    created = store.upsert_city(city.model_dump())
-    return store.get_city(city.id), created
+def _check_standard(settings, standard: str | None) -> str:
+    """The city's AQI standard: a known id, or the server's default when none is given."""
+    if standard is None:
+        return settings.default_standard
+    from nagar.air.standards import list_standards
+
+    known = [s.id for s in list_standards(extra_dir=settings.standards_dir)]
+    if standard not in known:
+        raise InvalidInput(f"unknown AQI standard {standard!r}; known: {', '.join(known)}", field="standard")
+    return standard
+
+
+def create_city(store: Store, *, city: CityCreate, settings) -> dict:
+    if store.get_city(city.id) is not None:
+        raise Conflict(f"city {city.id!r} already exists; PUT /api/v1/cities/{city.id} replaces it", field="id")
+    store.upsert_city({**city.model_dump(), "standard": _check_standard(settings, city.standard)})
+    return store.get_city(city.id)
+
+
+def replace_city(store: Store, *, city_id: str, city: CityBase, settings) -> dict:
+    get_city(store, city_id=city_id)
+    store.upsert_city({**city.model_dump(), "id": city_id, "standard": _check_standard(settings, city.standard)})
+    return store.get_city(city_id)
 
 
 def get_city(store: Store, *, city_id: str, scope: Scope = None) -> dict:
@@ -27,17 +47,22 @@ def list_cities(store: Store, *, scope: Scope = None) -> list[dict]:
     return store.list_cities(scope=scope)
 
 
-def create_station(store: Store, *, station: StationCreate) -> tuple[dict, bool]:
-    """Create or replace a station; the caller has checked its right on ``station.city``."""
+def create_station(store: Store, *, station: StationCreate) -> dict:
+    """Create a station; the caller has checked its right on ``station.city``. An id in use anywhere is a
+    409 that does not say where (another city's station is not revealed)."""
     get_city(store, city_id=station.city)
-    existing = store.get_station(station.id)
-    if existing is not None and existing["city"] != station.city:
-        # do not reveal another city's station: the id is simply taken
-        from nagar.core.errors import Conflict
-
+    if store.get_station(station.id) is not None:
         raise Conflict(f"station id {station.id!r} is already in use", field="id")
-    created = store.upsert_station(station.model_dump())
-    return store.get_station(station.id), created
+    store.upsert_station(station.model_dump())
+    return store.get_station(station.id)
+
+
+def replace_station(store: Store, *, station_id: str, station: StationBase) -> dict:
+    current = get_station(store, station_id=station_id)
+    if station.city != current["city"]:
+        raise InvalidInput("a station cannot move to another city; create a new one", field="city")
+    store.upsert_station({**station.model_dump(), "id": station_id})
+    return store.get_station(station_id)
 
 
 def get_station(store: Store, *, station_id: str, scope: Scope = None) -> dict:

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -191,23 +191,29 @@ def client_address(scope: Scope, trusted_proxies: tuple[Network, ...] = ()) -> s
     that is not trusted cannot move its limit elsewhere by sending the header. ``"unknown"`` when the
     server gives no peer (a Unix socket).
     """
+    return _resolve_client(scope, trusted_proxies)[0]
+
+
+def _resolve_client(scope: Scope, trusted_proxies: tuple[Network, ...]) -> tuple[str, IPAddress | None]:
     client = scope.get("client")
     if not client or not client[0]:
-        return "unknown"
+        return "unknown", None
     peer = str(client[0])
     peer_ip = _ip(peer)
+    if peer_ip is None:
+        return peer, None
     if not _trusted(peer_ip, trusted_proxies):
-        return str(peer_ip) if peer_ip is not None else peer
+        return str(peer_ip), peer_ip
     forwarded = ",".join(Headers(scope=scope).getlist("x-forwarded-for"))
-    address = str(peer_ip)
+    address = peer_ip
     for hop in reversed([h for h in forwarded.split(",") if h.strip()]):
         ip = _ip(hop)
         if ip is None:  # garbage left of a trusted proxy: keep the last address a trusted proxy vouched for
             break
-        address = str(ip)
+        address = ip
         if not _trusted(ip, trusted_proxies):
             break
-    return address
+    return str(address), address
 
 
 def _over_https(scope: Scope, trusted_proxies: tuple[Network, ...]) -> bool:
@@ -215,16 +221,15 @@ def _over_https(scope: Scope, trusted_proxies: tuple[Network, ...]) -> bool:
     if scope.get("scheme") in ("https", "wss"):
         return True
     client = scope.get("client")
-    if client and _trusted(_ip(str(client[0])), trusted_proxies):
+    if trusted_proxies and client and _trusted(_ip(str(client[0])), trusted_proxies):
         proto = Headers(scope=scope).get("x-forwarded-proto", "")
         return proto.split(",")[-1].strip().lower() == "https"
     return False
 
 
-def _limit_key(address: str) -> str:
+def _limit_key(address: str, ip: IPAddress | None) -> str:
     """Rate-limit bucket of an address: itself for IPv4, its /64 for IPv6 (one host often holds a whole
     /64, so per-address buckets would let it multiply its limit)."""
-    ip = _ip(address)
     if isinstance(ip, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return address
@@ -239,6 +244,10 @@ def _route_path(scope: Scope) -> str:
 # --- middlewares ------------------------------------------------------------------------------------------
 
 
+def _raw(headers: Iterable[tuple[str, str]]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers)
+
+
 class SecurityHeadersMiddleware:
     """Adds ``SECURITY_HEADERS`` to every HTTP answer that lacks them, ``Strict-Transport-Security`` when
     the request came over HTTPS, and ``Cache-Control: no-store`` to answers under ``/api`` that set none."""
@@ -246,6 +255,9 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, trusted_proxies: tuple[Network, ...] = ()) -> None:
         self.app = app
         self.trusted_proxies = trusted_proxies
+        self._always = _raw(SECURITY_HEADERS)
+        self._https = _raw([("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)])
+        self._api = _raw([("Cache-Control", "no-store")])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -255,15 +267,14 @@ class SecurityHeadersMiddleware:
         path = _route_path(scope)
         api = path == "/api" or path.startswith("/api/")
 
+        extra = self._always + (self._https if https else ()) + (self._api if api else ())
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS:
-                    headers.setdefault(name, value)
-                if https:
-                    headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
-                if api:
-                    headers.setdefault("Cache-Control", "no-store")
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(header for header in extra if header[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -287,10 +298,10 @@ class RateLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        address = client_address(scope, self.trusted_proxies)
+        address, ip = _resolve_client(scope, self.trusted_proxies)
         scope.setdefault("state", {})["client_ip"] = address
         limiter: RateLimiter = self.state.ip_limiter
-        retry_after = limiter.hit(_limit_key(address))
+        retry_after = limiter.hit(_limit_key(address, ip))
         if retry_after is None:
             await self.app(scope, receive, send)
             return

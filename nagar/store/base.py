@@ -98,12 +98,13 @@ class Store(Protocol):
         start: datetime | None = None,
         end: datetime | None = None,
         aggregation: Aggregation = "raw",
-        tz: str = "UTC",
+        tz: str | None = None,
         include_flagged: bool = False,
         limit: int | None = None,
         scope: Scope = None,
     ) -> pa.Table:
-        """Observations or their hourly/daily means (days in ``tz``), oldest first."""
+        """Observations or their hourly/daily means, oldest first. Days are local calendar days of each
+        station's city (or of ``tz`` when given)."""
 
     def hourly_windows(
         self, *, stations: list[str], parameters: list[str], start: datetime, end: datetime,

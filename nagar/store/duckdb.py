@@ -365,7 +365,7 @@ class DuckDBStore(SecurityTables):
         start: datetime | None = None,
         end: datetime | None = None,
         aggregation: Aggregation = "raw",
-        tz: str = "UTC",
+        tz: str | None = None,
         include_flagged: bool = False,
         limit: int | None = None,
         scope: Scope = None,
@@ -391,14 +391,15 @@ class DuckDBStore(SecurityTables):
                 FROM observations o {_OBS_JOINS} {where}
                 GROUP BY ALL ORDER BY time, station, parameter {lim}"""
         elif aggregation == "day":
-            # a day is the calendar day in the city's (or requested) time zone
+            # a day is the calendar day in each station's own city's time zone (or ``tz`` if given)
+            day_tz = "c.timezone" if tz is None else "?"
             sql = f"""
                 SELECT s.id AS station, p.key AS parameter,
-                       CAST(((o.time AT TIME ZONE 'UTC') AT TIME ZONE ?)::DATE AS DATE) AS date,
+                       CAST(((o.time AT TIME ZONE 'UTC') AT TIME ZONE {day_tz})::DATE AS DATE) AS date,
                        avg(o.value) AS value, any_value(p.unit) AS unit, count(*) AS n
-                FROM observations o {_OBS_JOINS} {where}
+                FROM observations o {_OBS_JOINS} JOIN cities c ON c.id = s.city {where}
                 GROUP BY ALL ORDER BY date, station, parameter {lim}"""
-            params = [tz] + params
+            params = ([] if tz is None else [tz]) + params
         else:
             raise InvalidInput(f"aggregation must be raw, hour or day; got {aggregation!r}", field="aggregation")
         if limit is not None:

@@ -26,8 +26,19 @@ def test_cities_and_stations_crud(client):
     r = client.post("/api/v1/cities", json={"id": "ctg", "name": "Chattogram", "country": "bd",
                                              "timezone": "Asia/Dhaka", "lat": 22.36, "lon": 91.78})
     assert r.status_code == 201 and r.json()["country"] == "BD"
-    assert client.post("/api/v1/cities", json={"id": "ctg", "name": "Chattogram", "country": "BD",
-                                                "timezone": "Asia/Dhaka", "lat": 22.36, "lon": 91.78}).status_code == 200
+    # POST never replaces: the existing city is kept as it was
+    again = client.post("/api/v1/cities", json={"id": "ctg", "name": "Overwrite", "country": "BD",
+                                                 "timezone": "UTC", "lat": 0, "lon": 0})
+    assert again.status_code == 409 and again.json()["field"] == "id"
+    assert client.get("/api/v1/cities/ctg").json()["timezone"] == "Asia/Dhaka"
+    assert client.get("/api/v1/cities/ctg").json()["standard"] == "us-epa-2024"  # the server's default
+    # PUT replaces explicitly; an unknown standard is refused
+    put = client.put("/api/v1/cities/ctg", json={"name": "Chattogram", "country": "BD", "timezone": "Asia/Dhaka",
+                                                  "lat": 22.36, "lon": 91.78, "standard": "bd-doe"})
+    assert put.status_code == 200 and put.json()["standard"] == "bd-doe"
+    bad = client.put("/api/v1/cities/ctg", json={"name": "C", "country": "BD", "timezone": "Asia/Dhaka",
+                                                  "lat": 22.36, "lon": 91.78, "standard": "nope"})
+    assert bad.status_code == 422 and bad.json()["field"] == "standard"
     ids = [c["id"] for c in client.get("/api/v1/cities").json()["items"]]
     assert ids == ["ctg", "dhaka"]
     r = client.post("/api/v1/stations", json={"id": "ctg-khulshi", "city": "ctg", "name": "Khulshi", "lat": 22.36,
@@ -35,6 +46,13 @@ def test_cities_and_stations_crud(client):
     assert r.status_code == 201 and r.json()["parameters"] == ["o3", "pm25"]
     assert [s["id"] for s in client.get("/api/v1/stations", params={"city": "ctg"}).json()["items"]] == ["ctg-khulshi"]
     assert client.get("/api/v1/stations/ctg-khulshi").json()["name"] == "Khulshi"
+    dup = client.post("/api/v1/stations", json={"id": "ctg-khulshi", "city": "ctg", "name": "X", "lat": 0, "lon": 0})
+    assert dup.status_code == 409
+    moved = client.put("/api/v1/stations/ctg-khulshi", json={"city": "dhaka", "name": "K", "lat": 22.36, "lon": 91.8})
+    assert moved.status_code == 422 and moved.json()["field"] == "city"
+    renamed = client.put("/api/v1/stations/ctg-khulshi", json={"city": "ctg", "name": "TV Station", "lat": 22.36,
+                                                                "lon": 91.8, "parameters": ["pm25"]})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "TV Station"
 
 
 @pytest.mark.parametrize(
@@ -142,3 +160,40 @@ def test_openapi_docs(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/v1/observations" in paths and "/api/v1/aqi" in paths
+
+
+@pytest.mark.parametrize(
+    "body, field, words",
+    [
+        ({"country": "ZZ"}, "country", "unknown country"),
+        ({"lat": True}, "lat", "valid number"),
+        ({"lat": "NaN"}, "lat", "valid number"),
+    ],
+)
+def test_city_fields_are_checked_strictly(client, body, field, words):
+    base = {"id": "k", "name": "Khulna", "country": "BD", "timezone": "Asia/Dhaka", "lat": 22.8, "lon": 89.55}
+    r = client.post("/api/v1/cities", json={**base, **body})
+    assert r.status_code == 422 and r.json()["field"] == field and words in r.json()["message"]
+
+
+def test_json_syntax_error_names_the_body(client):
+    r = client.post("/api/v1/cities", content=b'{"id": "x", "name":', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["field"] == "body" and "not valid JSON" in r.json()["message"]
+
+
+def test_naive_end_is_named(client):
+    r = client.get("/api/v1/aqi", params={"city": "dhaka", "end": "2026-11-27T00:00:00"})
+    assert r.status_code == 422 and r.json()["field"] == "end"
+
+
+def test_daily_means_use_each_station_city_day_whatever_the_order(client, store):
+    store.upsert_city(dict(id="bkk", name="Bangkok", country="TH", timezone="Asia/Bangkok", lat=13.75, lon=100.5))
+    store.upsert_station(dict(id="bk1", city="bkk", name="B", lat=13.7, lon=100.5, parameters=["pm25"]))
+    from tests.conftest import obs_table, utc
+
+    # 17:30 UTC is 23:30 in Dhaka (UTC+6) but 00:30 next day in Bangkok (UTC+7)
+    store.write_observations(obs_table([("st1", "pm25", utc(2025, 1, 1, 17, 30), 10.0),
+                                        ("bk1", "pm25", utc(2025, 1, 1, 17, 30), 20.0)]))
+    for order in (["st1", "bk1"], ["bk1", "st1"]):
+        items = client.get("/api/v1/observations", params={"station": order, "aggregation": "day"}).json()["items"]
+        assert {(i["station"], i["date"]) for i in items} == {("st1", "2025-01-01"), ("bk1", "2025-01-02")}
