@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,8 +24,14 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _settings(db: Optional[Path]) -> Settings:
-    return Settings.from_env(db=db)
+def _settings(db: Optional[Path], *, must_exist: bool = False) -> Settings:
+    settings = Settings.from_env(db=db)
+    path = Path(str(settings.db))
+    if path.suffix.lower() not in (".duckdb", ".db", ".ddb"):
+        _fail(NagarError(f"{path} does not look like a Nagar database: use a .duckdb file", field="db"))
+    if must_exist and not path.exists():
+        _fail(NagarError(f"no database at {path} (run `nagar demo` or `nagar serve` to create one)", field="db"))
+    return settings
 
 
 def _fail(exc: Exception) -> None:
@@ -194,7 +201,12 @@ def aqi(
                 num = float(val)
             except ValueError:
                 raise NagarError(f"{key}: {val!r} is not a number", field=key) from None
-            conc[std.resolve_key(key.strip().lower())] = num
+            if not math.isfinite(num) or num < 0:
+                raise NagarError(f"{key}: a concentration must be a finite number >= 0, got {val}", field=key)
+            resolved = std.resolve_key(key.strip().lower())
+            if resolved in conc:
+                raise NagarError(f"{resolved} given twice", field=key)
+            conc[resolved] = num
         res = compute_aqi({k: np.array([v]) for k, v in conc.items()}, std)
     except NagarError as exc:
         _fail(exc)
@@ -222,9 +234,26 @@ def aqi(
         t.add_row(k, f"{v:g} {units.get(k, '')}", "—" if si is None else f"{si:g}")
     console.print(t)
     if out["aqi"] is None:
-        console.print("AQI: not defined for these inputs (see the standard's rules).")
+        console.print("AQI: not defined for these inputs. " + _why_undefined(std, conc))
     else:
         console.print(f"AQI [bold]{out['aqi']:g}[/] — [bold]{out['category']}[/], dominant pollutant {out['dominant']}")
+
+
+def _why_undefined(std, conc: dict) -> str:
+    """Explain, from the standard's own rules, why no AQI came out."""
+    reasons = []
+    if getattr(std, "min_pollutants", 1) > len(conc):
+        extra = ""
+        if getattr(std, "requires_any", None):
+            extra = f", one of them {' or '.join(std.requires_any)}"
+        reasons.append(f"{std.name} needs at least {std.min_pollutants} pollutants{extra}")
+    for k, v in conc.items():
+        pol = std.pollutant(k)
+        if pol.breakpoints and v > pol.breakpoints[-1][1] and k == "o3_8h":
+            reasons.append("8-hour O3 above the table's top: give the 1-hour value (o3_1h) instead")
+        elif pol.breakpoints and v < pol.breakpoints[0][0]:
+            reasons.append(f"{k} {v:g} is below the table's first breakpoint ({pol.breakpoints[0][0]:g})")
+    return "; ".join(reasons) or "see the standard's rules (`nagar standards`)."
 
 
 @app.command()
@@ -247,7 +276,7 @@ def cities(db: Optional[Path] = DbOpt) -> None:
     from nagar.store import open_store
 
     try:
-        store = open_store(_settings(db))
+        store = open_store(_settings(db, must_exist=True))
     except NagarError as exc:
         _fail(exc)
     t = Table()

@@ -121,6 +121,7 @@ def ingest_file(
     counts = WriteCounts()
     known: set[str] = set()
     created: list[str] = []
+    unplaced: dict[str, str] = {}
     max_future = timedelta(minutes=settings.max_future_minutes)
 
     def prepare(fb):
@@ -129,11 +130,18 @@ def ingest_file(
         good = None
         if fb.raw.height:
             if fb.stations is not None:
-                created.extend(_create_stations(store, fb.stations, city=city, scope=scope))
+                new, why = _create_stations(store, fb.stations, city=city, scope=scope)
+                created.extend(new)
+                unplaced.update(why)
             ids = set(fb.raw.get_column("station").drop_nulls().unique().to_list()) - known
             if ids:
                 known.update(store.existing_stations(ids, scope=scope))
             v = validate(fb.raw, known_stations=known, now=now, max_future=max_future)
+            for r in v.rejected:
+                if r.field == "station" and r.reason.startswith("unknown station '"):
+                    sid = r.reason[len("unknown station '"):-1]
+                    if sid in unplaced:
+                        r.reason += f": {unplaced[sid]}"
             good, errs = v.good, errs + v.rejected
         return fb.raw.height + len(fb.malformed), good, errs, fb.progress
 
@@ -198,10 +206,14 @@ def _pipelined(items, *, depth: int):
                 th.join(timeout=0.05)
 
 
-def _create_stations(store: Store, stations: pl.DataFrame, *, city: str | None, scope: Scope = None) -> list[str]:
+def _create_stations(store: Store, stations: pl.DataFrame, *, city: str | None,
+                     scope: Scope = None) -> tuple[list[str], dict[str, str]]:
+    """Create the file's unknown stations; return the new ids and, for those that could not be placed,
+    why (added to their rows' rejection reasons)."""
     ids = stations.get_column("id").to_list()
     existing = store.existing_stations(ids)
     new = []
+    why: dict[str, str] = {}
     for s in stations.iter_rows(named=True):
         if s["id"] in existing:
             continue
@@ -210,12 +222,15 @@ def _create_stations(store: Store, stations: pl.DataFrame, *, city: str | None, 
         except InvalidInput:
             continue
         if s["lat"] is None or s["lon"] is None:
+            why[s["id"]] = "the file gives no coordinates for it"
             continue
         target = city
         if target is None:
             near = nearest_city(store, lat=s["lat"], lon=s["lon"], scope=scope)
             if near is None:
-                continue  # its rows are rejected as unknown stations
+                why[s["id"]] = (f"no registered city within 100 km of ({s['lat']:g}, {s['lon']:g}); "
+                                "create the city first or pass --city")
+                continue
             target = near["id"]
         from nagar.core.units import normalise_parameter
 
@@ -224,7 +239,7 @@ def _create_stations(store: Store, stations: pl.DataFrame, *, city: str | None, 
                     "lon": s["lon"], "parameters": params, "source": "OpenAQ archive file"})
     if new:
         store.upsert_stations(new)
-    return [s["id"] for s in new]
+    return [s["id"] for s in new], why
 
 
 __all__ = ["ingest_rows", "ingest_file", "slugify"]

@@ -88,7 +88,7 @@ def test_openaq_archive_csv_creates_stations_and_reports_lines(store, tmp_path, 
     assert by_line[3][0] == "value"
     assert by_line[4][0] == "line" and "malformed" in by_line[4][1]
     assert by_line[5][0] == "value" and "impossible" in by_line[5][1]
-    assert by_line[7][0] == "station"
+    assert by_line[7][0] == "station" and "no registered city within 100 km of (48.85, 2.35)" in by_line[7][1]
     vals = sorted(r["value"] for r in store.observations().to_pylist())
     assert vals == [pytest.approx(31.0), 190.5]  # 0.031 ppm O3 -> 31 ppb
 
