@@ -83,10 +83,19 @@ def _peak_rss_mb(pid: int) -> float:
 def stage_http(n: int, db: str) -> dict:
     import httpx
 
+    from datetime import datetime, timedelta, timezone
+
+    from nagar.security.passwords import hash_password
+    from nagar.security.tokens import issue_token
+
     s = setup_store(Path(db))
+    user = s.create_user(username="bench", password_hash=hash_password("bench-password-1"), now=datetime.now(timezone.utc))
+    s.set_grant(user_id=user["id"], city="bench", role="operator")
     s.close()
+    secret = "b" * 48
+    token, _, _ = issue_token(secret, sub=str(user["id"]), typ="access", lifetime=timedelta(hours=1))
     port = free_port()
-    env = {**os.environ, "NAGAR_DB": db}
+    env = {**os.environ, "NAGAR_DB": db, "NAGAR_SECRET_KEY": secret}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "nagar.api.app:create_app", "--factory", "--port",
                                str(port), "--log-level", "warning"], env=env, cwd=ROOT)
     try:
@@ -111,7 +120,8 @@ def stage_http(n: int, db: str) -> dict:
             ins = 0
             for b in bodies:
                 t1 = time.perf_counter()
-                r = c.post(url + "/api/v1/observations", content=b, headers={"content-type": "application/json"})
+                r = c.post(url + "/api/v1/observations", content=b,
+                           headers={"content-type": "application/json", "authorization": f"Bearer {token}"})
                 lat.append(time.perf_counter() - t1)
                 r.raise_for_status()
                 ins += r.json()["inserted"]
