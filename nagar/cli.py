@@ -61,7 +61,9 @@ def serve(
     except NagarError as exc:
         _fail(exc)
     console.print(f"Nagar on [bold]http://{settings.host}:{settings.port}/[/] (API docs at /docs), store {settings.db}")
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info")
+    # proxy_headers off: client addresses for rate limits come only from NAGAR_TRUSTED_PROXIES' rules
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info", proxy_headers=False,
+                server_header=False)
 
 
 @app.command()

@@ -42,17 +42,21 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         version=nagar.__version__,
         description="Open urban environment platform: cities, stations, observations and air quality.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by nagar.security.http.docs_router (no CDN, no inline script)
+        redoc_url=None,
     )
     app.state.settings = settings
+    from nagar.security.http import docs_router, install
     from nagar.security.tokens import resolve_secret
 
     app.state.secret = resolve_secret(settings)
+    install(app, settings)  # security headers, CORS (if configured), per-IP rate limit, body size limit
     if store is not None:
         app.state.store = store
 
     @app.exception_handler(NagarError)
     async def nagar_error(request: Request, exc: NagarError):
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -112,5 +116,6 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         app.include_router(web_auth.router)
         if hasattr(web_views, "mount_static"):
             web_views.mount_static(app)
+    app.include_router(docs_router)
     check_routes(app)
     return app

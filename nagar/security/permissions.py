@@ -195,8 +195,11 @@ def route_permission(route: APIRoute) -> str | None:
 
 def check_routes(app) -> None:
     """Refuse to start when any API route has not declared its permission (authenticated by default)."""
-    missing = [f"{sorted(r.methods)} {r.path}" for r in app.routes
-               if isinstance(r, APIRoute) and route_permission(r) is None]
+    from fastapi.routing import iter_route_contexts
+
+    # app.routes holds included routers as wrappers (FastAPI >= 0.16x): walk every route with its context
+    missing = [f"{sorted(c.methods or [])} {c.path}" for c in iter_route_contexts(app.routes)
+               if isinstance(c.route, APIRoute) and route_permission(c.route) is None]
     if missing:
         raise NagarError("routes without a declared permission: " + "; ".join(missing))
 

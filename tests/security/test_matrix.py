@@ -172,6 +172,22 @@ def city_body(ctx: Ctx):
                   "lat": 27.7, "lon": 85.3})
 
 
+CITY_FIELDS = {PRIV: dict(name="Private City", country="BD", timezone="Asia/Dhaka", lat=23.8, lon=90.4,
+                          standard=STANDARD, open_data=False),
+               OPEN: dict(name="Open City", country="BD", timezone="Asia/Dhaka", lat=22.3, lon=91.8,
+                          standard=STANDARD, open_data=True)}
+STATION_FIELDS = {PRIV_ST: dict(city=PRIV, name="P1", lat=23.78, lon=90.38, parameters=["pm25"]),
+                  OPEN_ST: dict(city=OPEN, name="O1", lat=22.36, lon=91.8, parameters=["pm25"])}
+
+
+def city_replace_body(ctx: Ctx):
+    return _json(CITY_FIELDS[ctx.target])  # the same settings again: the world stays as it is
+
+
+def station_replace_body(ctx: Ctx):
+    return _json(STATION_FIELDS[ctx.station])
+
+
 def station_body(ctx: Ctx):
     return _json({"id": f"{ctx.target}-new-{ctx.n}", "city": ctx.target, "name": "New station", "lat": 10.0,
                   "lon": 10.0, "parameters": ["pm25"]})
@@ -218,9 +234,12 @@ TABLE: dict[tuple[str, str], Route] = {
     ("GET", "/cities"): Route(Perm.READ, (Case(None, OPEN_READ),)),
     ("POST", "/cities"): Route(Perm.PLATFORM, (Case(None, platform_only("201")),), body=city_body),
     ("GET", "/cities/{city_id}"): Route(Perm.READ, reads()),
+    ("PUT", "/cities/{city_id}"): Route(Perm.PLATFORM, tuple(Case(c, platform_only("200")) for c in (PRIV, OPEN)),
+                                        body=city_replace_body),
     ("GET", "/stations"): Route(Perm.READ, (Case(None, OPEN_READ),) + reads((("city", "{city}"),))),
     ("POST", "/stations"): Route(Perm.ADMIN, admin("201"), body=station_body),
     ("GET", "/stations/{station_id}"): Route(Perm.READ, reads()),
+    ("PUT", "/stations/{station_id}"): Route(Perm.ADMIN, admin("200"), body=station_replace_body),
     # observations
     ("POST", "/observations"): Route(Perm.WRITE, (Case(PRIV, WRITE_PRIVATE), Case(OPEN, WRITE_OPEN)),
                                      body=obs_body, verify=wrote_rows),
@@ -242,7 +261,8 @@ TABLE: dict[tuple[str, str], Route] = {
     ("GET", "/me"): Route(Perm.SELF, (Case(None, self_only("200")),)),
     ("GET", "/users"): Route(Perm.PLATFORM, (Case(None, platform_only("200")),)),
     ("POST", "/users"): Route(Perm.PLATFORM, (Case(None, platform_only("201")),),
-                              body=lambda ctx: _json({"username": f"newuser{ctx.n}", "password": "x" * 12})),
+                              body=lambda ctx: _json({"username": f"newuser{ctx.n}",
+                                                           "password": secrets.token_urlsafe(18)})),
     ("GET", "/cities/{city}/roles"): Route(Perm.ADMIN, admin("200")),
     ("PUT", "/cities/{city}/roles/{username}"): Route(Perm.ADMIN, admin("200"),
                                                       body=lambda ctx: _json({"role": "analyst"})),
@@ -313,11 +333,10 @@ def world(tmp_path_factory):
     # no limits in the way: a few hundred requests from one address and per user
     settings = Settings(secret_key="x" * 32, db=tmp / "unused.duckdb", ip_rate_per_s=1e6, ip_burst=10**6,
                         key_rate_per_s=1e6, key_burst=10**6)
-    common = dict(country="BD", timezone="Asia/Dhaka", standard=STANDARD)
-    store.upsert_city(dict(id=PRIV, name="Private City", lat=23.8, lon=90.4, open_data=False, **common))
-    store.upsert_city(dict(id=OPEN, name="Open City", lat=22.3, lon=91.8, open_data=True, **common))
-    store.upsert_station(dict(id=PRIV_ST, city=PRIV, name="P1", lat=23.78, lon=90.38, parameters=["pm25"]))
-    store.upsert_station(dict(id=OPEN_ST, city=OPEN, name="O1", lat=22.36, lon=91.8, parameters=["pm25"]))
+    for city, fields in CITY_FIELDS.items():
+        store.upsert_city(dict(id=city, **fields))
+    for st, fields in STATION_FIELDS.items():
+        store.upsert_station(dict(id=st, **fields))
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     store.write_observations(obs_table([(st, "pm25", now - timedelta(hours=h), 20.0 + h)
                                         for st in (PRIV_ST, OPEN_ST) for h in range(1, 13)]))
@@ -328,7 +347,7 @@ def world(tmp_path_factory):
         "a_analyst": make_user(store, "a_analyst", roles={PRIV: "analyst"}),
         "b_admin": make_user(store, "b_admin", roles={OPEN: "city_admin"}),
         "loginuser": make_user(store, "loginuser"),
-        "grantee": make_user(store, "grantee"),
+        "grantee": make_user(store, "grantee", roles={PRIV: "analyst"}),  # PUT .../roles/grantee targets them
     }
     app = create_app(settings, store=store)
     u = users["a_oper"]
