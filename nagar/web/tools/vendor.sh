@@ -7,14 +7,17 @@ LEAFLET=1.9.4
 CHARTJS=4.6.1
 WORLD_ATLAS=2.0.2
 TOPOJSON_CLIENT=3.1.0
+SWAGGER_UI=5.35.0
 
 web="$(cd "$(dirname "$0")/.." && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 npm init -y >/dev/null
-npm install --no-audit --no-fund --silent \
-  "leaflet@$LEAFLET" "chart.js@$CHARTJS" "world-atlas@$WORLD_ATLAS" "topojson-client@$TOPOJSON_CLIENT"
+# --ignore-scripts: swagger-ui-dist's dependency @scarf/scarf reports home from an install script
+npm install --no-audit --no-fund --silent --ignore-scripts \
+  "leaflet@$LEAFLET" "chart.js@$CHARTJS" "world-atlas@$WORLD_ATLAS" "topojson-client@$TOPOJSON_CLIENT" \
+  "swagger-ui-dist@$SWAGGER_UI"
 
 vendor="$web/static/vendor"
 rm -rf "$vendor/leaflet" "$vendor/chartjs"
@@ -25,9 +28,12 @@ cp node_modules/leaflet/LICENSE "$vendor/leaflet/LICENSE"
 cp node_modules/chart.js/dist/chart.umd.min.js "$vendor/chartjs/"
 cp node_modules/chart.js/LICENSE.md "$vendor/chartjs/LICENSE.md"
 cp node_modules/world-atlas/LICENSE "$web/static/geo/LICENSE-world-atlas"
+rm -rf "$vendor/swagger-ui" && mkdir -p "$vendor/swagger-ui"
+cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+   node_modules/swagger-ui-dist/LICENSE "$vendor/swagger-ui/"
 
 NODE_PATH="$tmp/node_modules" node "$web/tools/make_countries.cjs" \
   node_modules/world-atlas/countries-50m.json "$web/static/geo/countries.geojson"
-printf 'leaflet %s\nchart.js %s\nworld-atlas %s (Natural Earth 4.1.0, public domain)\n' \
-  "$LEAFLET" "$CHARTJS" "$WORLD_ATLAS" > "$vendor/VERSIONS.txt"
+printf 'leaflet %s\nchart.js %s\nworld-atlas %s (Natural Earth 4.1.0, public domain)\nswagger-ui-dist %s\n' \
+  "$LEAFLET" "$CHARTJS" "$WORLD_ATLAS" "$SWAGGER_UI" > "$vendor/VERSIONS.txt"
 echo "vendored into $vendor"
