@@ -30,7 +30,8 @@ cp node_modules/chart.js/LICENSE.md "$vendor/chartjs/LICENSE.md"
 cp node_modules/world-atlas/LICENSE "$web/static/geo/LICENSE-world-atlas"
 rm -rf "$vendor/swagger-ui" && mkdir -p "$vendor/swagger-ui"
 cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
-   node_modules/swagger-ui-dist/LICENSE "$vendor/swagger-ui/"
+   node_modules/swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt node_modules/swagger-ui-dist/LICENSE \
+   node_modules/swagger-ui-dist/NOTICE "$vendor/swagger-ui/"
 
 NODE_PATH="$tmp/node_modules" node "$web/tools/make_countries.cjs" \
   node_modules/world-atlas/countries-50m.json "$web/static/geo/countries.geojson"
