@@ -280,3 +280,18 @@ def test_dashboard_sign_in_session_and_csrf(env):
     assert client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
     client.cookies.set("nagar_session", sess)
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_per_account_rate_limit_answers_429_with_retry_after(tmp_path):
+    store = DuckDBStore(tmp_path / "r.duckdb")
+    store.upsert_city(CTG)
+    app = create_app(Settings(secret_key="r" * 40, key_rate_per_s=0.01, key_burst=2), store=store)
+    h = bearer(app, make_user(store, "busy", roles={"ctg": "analyst"}))
+    with TestClient(app) as client:
+        assert [client.get("/api/v1/cities", headers=h).status_code for _ in range(2)] == [200, 200]
+        r = client.get("/api/v1/cities", headers=h)
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert r.json()["error"] == "rate_limited"
+        # anonymous callers are limited per IP, not by this account's bucket
+        assert client.get("/api/v1/cities").status_code == 200
+    store.close()
