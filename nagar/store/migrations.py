@@ -117,3 +117,24 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         ],
     ),
 ]
+
+
+def _domain_migrations() -> list[tuple[int, list[str]]]:
+    """Migrations kept beside the store per domain (``nagar/store/schema_<domain>.py``, each defining
+    ``MIGRATIONS = [(number, [sql, ...]), ...]``), so that domains never edit one shared list.
+    Numbers are reserved in docs/ARCHITECTURE.md: 3-9 climate, 10-19 funding."""
+    import importlib
+    import pkgutil
+
+    import nagar.store as pkg
+
+    out = []
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name.startswith("schema_"):
+            out.extend(importlib.import_module(f"nagar.store.{mod.name}").MIGRATIONS)
+    return out
+
+
+MIGRATIONS = sorted(MIGRATIONS + _domain_migrations(), key=lambda m: m[0])
+_numbers = [n for n, _ in MIGRATIONS]
+assert len(_numbers) == len(set(_numbers)), f"two migrations share a number: {_numbers}"
