@@ -79,8 +79,12 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        return JSONResponse({"error": "http_error", "message": str(exc.detail)}, status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        if exc.status_code == 400:  # FastAPI could not parse the body (e.g. not UTF-8): the caller's input
+            return JSONResponse({"error": "invalid_input", "message": f"body: {exc.detail}", "field": "body"},
+                                status_code=422)
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return JSONResponse({"error": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # pragma: no cover - a bug, logged

@@ -75,3 +75,17 @@ class Forbidden(NagarError):
 
     status_code = 403
     code = "forbidden"
+
+
+def error_body_schema():
+    """The JSON body of every error answer, as a Pydantic model (for the OpenAPI document)."""
+    from pydantic import BaseModel, Field
+
+    class ErrorBody(BaseModel):
+        error: str = Field(..., description="Machine-readable kind, e.g. invalid_input, not_found")
+        message: str = Field(..., description="What is wrong, for a person")
+        field: str | None = Field(None, description="The offending field or parameter, where there is one")
+        details: object | None = Field(None, description="More, e.g. every validation error")
+        retry_after: int | None = Field(None, description="Seconds to wait (429 only)")
+
+    return ErrorBody

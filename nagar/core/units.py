@@ -30,6 +30,11 @@ PPB = "ppb"
 PPM = "ppm"
 CELSIUS = "°C"
 PERCENT = "%"
+WH = "Wh"
+KWH = "kWh"
+MWH = "MWh"
+GWH = "GWh"
+"""Electrical energy (climate module: metered generation and consumption, codes 20-29)."""
 
 _UNIT_ALIASES = {
     "µg/m³": UG_M3, "µg/m3": UG_M3, "ug/m3": UG_M3, "ug/m³": UG_M3, "μg/m³": UG_M3, "μg/m3": UG_M3,
@@ -39,6 +44,7 @@ _UNIT_ALIASES = {
     "°c": CELSIUS, "c": CELSIUS, "degc": CELSIUS, "celsius": CELSIUS,
     "%": PERCENT, "percent": PERCENT, "rh": PERCENT,
 }
+_UNIT_ALIASES.update({"wh": WH, "kwh": KWH, "mwh": MWH, "gwh": GWH})
 
 
 @dataclass(frozen=True)
@@ -70,11 +76,17 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("co", "Carbon monoxide", PPM, 28.010, 0.0, 1000.0, code=8),  # 12.011 + 15.999
         Parameter("temperature", "Air temperature", CELSIUS, None, -90.0, 70.0, code=9),
         Parameter("relativehumidity", "Relative humidity", PERCENT, None, 0.0, 100.0, code=10),
+        # electricity (climate module, codes 20-29): energy metered over each reading's interval
+        Parameter("generation", "Electricity generated", KWH, None, 0.0, 1e9, code=20),
+        Parameter("consumption", "Electricity consumed", KWH, None, 0.0, 1e9, code=21),
     ]
 }
 
 _PARAM_ALIASES = {"pm2.5": "pm25", "pm2_5": "pm25", "pm_25": "pm25", "ozone": "o3", "rh": "relativehumidity",
                   "humidity": "relativehumidity", "temp": "temperature"}
+_PARAM_ALIASES.update({"energy_generated": "generation", "generation_kwh": "generation",
+                       "solar_generation": "generation", "pv_energy": "generation",
+                       "energy_consumed": "consumption", "consumption_kwh": "consumption"})
 
 
 def normalise_parameter(name: str) -> str | None:
@@ -107,10 +119,13 @@ def conversion_factor(parameter: str, from_unit: str, to_unit: str) -> float:
     # express everything via ppb (mixing ratio) or µg/m³ (mass)
     to_ppb = {PPB: 1.0, PPM: 1000.0}
     to_ug = {UG_M3: 1.0, MG_M3: 1000.0}
+    to_kwh = {WH: 1e-3, KWH: 1.0, MWH: 1e3, GWH: 1e6}
     if src in to_ppb and dst in to_ppb:
         return to_ppb[src] / to_ppb[dst]
     if src in to_ug and dst in to_ug:
         return to_ug[src] / to_ug[dst]
+    if src in to_kwh and dst in to_kwh:
+        return to_kwh[src] / to_kwh[dst]
     if p.molar_mass is not None:
         ug_per_ppb = p.molar_mass / MOLAR_VOLUME_L
         if src in to_ppb and dst in to_ug:

@@ -183,10 +183,26 @@ def _checker(perm: Perm):
     return check
 
 
+def _error_responses(perm: Perm) -> dict:
+    """The error answers a route with ``perm`` can give, documented with the common error body."""
+    from nagar.core.errors import error_body_schema
+
+    body = error_body_schema()
+    codes = {400: "Malformed request", 404: "Not found, or not visible to you", 409: "Conflicts with stored data",
+             413: "Body or batch too large", 422: "Invalid input (the body names the field)",
+             429: "Rate limited (see Retry-After)"}
+    codes[401] = "Missing, invalid or expired credentials (or a failed sign-in)"
+    if perm not in (Perm.PUBLIC, Perm.READ, Perm.DEVICE):
+        codes[403] = "Known caller without the right"
+    return {code: {"model": body, "description": text} for code, text in sorted(codes.items())}
+
+
 def require(perm: Perm, *, openapi_extra: dict | None = None) -> dict:
-    """Keyword arguments for a route decorator: the check and the declaration in OpenAPI."""
+    """Keyword arguments for a route decorator: the check, its declaration in OpenAPI, and the error
+    answers the route can give."""
     return {"dependencies": [Depends(_checker(perm))],
-            "openapi_extra": {**(openapi_extra or {}), PERMISSION_KEY: perm.value}}
+            "openapi_extra": {**(openapi_extra or {}), PERMISSION_KEY: perm.value},
+            "responses": _error_responses(perm)}
 
 
 def route_permission(route: APIRoute) -> str | None:

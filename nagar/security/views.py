@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from nagar.core.errors import InvalidInput, NotFound
-from nagar.ingest.models import IngestResult
+from nagar.ingest.models import IngestResult, ObservationIn
 from nagar.ingest.service import ingest_rows
 from nagar.store.deps import SettingsDep, StoreDep
 
@@ -58,7 +58,9 @@ def logout(request: Request, store: StoreDep, principal: PrincipalDep) -> Respon
 @router.post("/auth/password", status_code=204, summary="Change your password", **require(Perm.SELF))
 def change_password(body: PasswordChange, store: StoreDep, principal: PrincipalDep) -> Response:
     if principal.kind == "api_key":
-        raise InvalidInput("sign in with your password to change it", field="authorization")
+        from nagar.core.errors import Forbidden
+
+        raise Forbidden("an API key cannot change a password; sign in with the password", field="authorization")
     service.change_password(store, principal=principal, old_password=body.old_password,
                             new_password=body.new_password)
     return Response(status_code=204)
@@ -96,7 +98,10 @@ def list_roles(store: StoreDep, principal: PrincipalDep, city: str = Path(...)) 
 def set_role(body: RoleGrant, store: StoreDep, principal: PrincipalDep, city: str = Path(...),
              username: str = Path(...)) -> UserRead:
     _admin_city(store, principal, city)
-    return UserRead(**service.set_role(store, principal=principal, city=city, username=username, role=body.role))
+    user = service.set_role(store, principal=principal, city=city, username=username, role=body.role)
+    visible = principal.scope(Perm.READ)  # never show the user's roles in cities the caller cannot see
+    user["roles"] = {c: r for c, r in user["roles"].items() if visible is None or c in visible}
+    return UserRead(**user)
 
 
 @router.get("/keys", summary="Your API keys", **require(Perm.SELF))
@@ -152,7 +157,8 @@ def revoke_device_key(store: StoreDep, principal: PrincipalDep, station_id: str 
     "/devices/observations",
     summary="A device pushes its station's observations (HMAC-signed)",
     description=devices.__doc__,
-    **require(Perm.DEVICE),
+    **require(Perm.DEVICE, openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"type": "array", "items": ObservationIn.model_json_schema()}}}}}),
 )
 async def device_observations(request: Request, store: StoreDep, settings: SettingsDep) -> IngestResult:
     body = await request.body()

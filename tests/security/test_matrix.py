@@ -79,15 +79,11 @@ class Case:
 
 @dataclass(frozen=True)
 class Route:
-    perm: str
+    perm: Perm  # what the route must declare as x-nagar-permission
     cases: tuple[Case, ...]
     body: Callable | None = None  # body(ctx) -> (bytes, content type)
     prepare: Callable | None = None  # prepare(ctx) -> path values made fresh for this request
     verify: Callable | None = None  # verify(ctx, response) on an expected 2xx
-
-
-def _row(**per_principal: str) -> str:
-    return " ".join(per_principal[p] for p in PRINCIPALS)
 
 
 def every(code: str) -> str:
@@ -228,7 +224,6 @@ def wrote_rows(ctx: Ctx, r) -> None:
     assert j["rejected"] == 0 and j["inserted"] + j["updated"] == j["received"] == 1, j
 
 
-JSON = "application/json"
 TABLE: dict[tuple[str, str], Route] = {
     # registry
     ("GET", "/cities"): Route(Perm.READ, (Case(None, OPEN_READ),)),
@@ -246,8 +241,8 @@ TABLE: dict[tuple[str, str], Route] = {
     ("GET", "/observations"): Route(Perm.READ, (Case(None, OPEN_READ),)
                                     + reads((("city", "{city}"),), (("station", "{station}"),))),
     # air quality
-    ("GET", "/standards"): Route(Perm.PUBLIC, (Case(None, OPEN_READ),)),
-    ("GET", "/standards/{standard_id}"): Route(Perm.PUBLIC, (Case(None, OPEN_READ),)),
+    ("GET", "/standards"): Route(Perm.PUBLIC, (Case(None, every("200")),)),
+    ("GET", "/standards/{standard_id}"): Route(Perm.PUBLIC, (Case(None, every("200")),)),
     ("GET", "/aqi"): Route(Perm.READ, reads((("city", "{city}"),), (("station", "{station}"),))),
     ("GET", "/aqi/latest"): Route(Perm.READ, reads()),
     ("GET", "/who/exceedances"): Route(Perm.READ, reads((("city", "{city}"),), (("station", "{station}"),))),
@@ -262,7 +257,7 @@ TABLE: dict[tuple[str, str], Route] = {
     ("GET", "/users"): Route(Perm.PLATFORM, (Case(None, platform_only("200")),)),
     ("POST", "/users"): Route(Perm.PLATFORM, (Case(None, platform_only("201")),),
                               body=lambda ctx: _json({"username": f"newuser{ctx.n}",
-                                                           "password": secrets.token_urlsafe(18)})),
+                                                      "password": secrets.token_urlsafe(18)})),
     ("GET", "/cities/{city}/roles"): Route(Perm.ADMIN, admin("200")),
     ("PUT", "/cities/{city}/roles/{username}"): Route(Perm.ADMIN, admin("200"),
                                                       body=lambda ctx: _json({"role": "analyst"})),
@@ -281,16 +276,16 @@ TABLE: dict[tuple[str, str], Route] = {
         body=device_body, verify=wrote_rows),
     ("GET", "/audit"): Route(Perm.ADMIN, admin("200", (("city", "{city}"),))),
     # meta
-    ("GET", "/health"): Route(Perm.PUBLIC, (Case(None, OPEN_READ),)),
+    ("GET", "/health"): Route(Perm.PUBLIC, (Case(None, every("200")),)),
 }
 
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
           "username": "grantee"}
 """Values of path and required query parameters, by name (``{city}``/``{station}``: the case's target)."""
 
-HIDDEN_ROUTES = {("GET", "/"), ("GET", "/i18n/{lang}.json"), ("GET", "/login"), ("POST", "/login"),
+HIDDEN_ROUTES = {("GET", "/"), ("GET", "/docs"), ("GET", "/i18n/{lang}.json"), ("GET", "/login"), ("POST", "/login"),
                  ("POST", "/logout")}
-"""Routes left out of the OpenAPI document on purpose (the dashboard's HTML pages); all public."""
+"""Routes left out of the OpenAPI document on purpose (the dashboard's HTML pages, the offline API docs); all public."""
 
 
 # --- the world ----------------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Funds and instruments, candidate projects, the portfolio optimiser and MRV of funded projects."""
