@@ -116,7 +116,7 @@ def show(
     t.add_column("seq", justify="right", no_wrap=True)
     t.add_column("time (UTC)", no_wrap=True)
     for c in ("actor", "action", "city", "target", "details"):
-        t.add_column(c)
+        t.add_column(c, overflow="fold")  # never cut an audit field short with an ellipsis
     t.add_column("hash", no_wrap=True)
     for r in rows:
         t.add_row(str(r["seq"]), r["time"][:19].replace("T", " "), escape(r["actor"]), escape(r["action"]),

@@ -344,8 +344,14 @@ def test_cli_errors_are_messages(db, tmp_path):
     assert not (tmp_path / "missing.duckdb").exists()
 
 
-def test_cli_show(db):
-    r = runner.invoke(audit_app, ["show", "--db", str(db), "--limit", "2"], env={"COLUMNS": "160"})
+def test_cli_show(db, monkeypatch):
+    from rich.console import Console
+
+    import nagar.security.audit_cli as audit_cli
+
+    # the module's console took its width when imported (80 when stdout is not a terminal): widen it
+    monkeypatch.setattr(audit_cli, "console", Console(width=200))
+    r = runner.invoke(audit_app, ["show", "--db", str(db), "--limit", "2"])
     assert r.exit_code == 0 and "user:u3" in r.output and "user:u2" in r.output and "user:u1" not in r.output
     r = runner.invoke(audit_app, ["show", "--db", str(db), "--city", "dhaka", "--json"])
     out = json.loads(r.stdout)
