@@ -18,8 +18,9 @@ ensure_venv() {
   local want
   want=$(sha256sum pyproject.toml | cut -c1-16)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e ".$extras"
+    # (this machine's pip configuration names local indexes that may be absent: hide those warnings)
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip 2> >(grep -v "WARNING: Location" >&2)
+    "$VENV/bin/python" -m pip install --quiet -e ".$extras" 2> >(grep -v "WARNING: Location" >&2)
     echo "$want" > "$stamp"
   fi
 }
