@@ -40,7 +40,7 @@ case "${1:-}" in
     exec "$VENV/bin/nagar" demo "$@"
     ;;
   test)
-    ensure_venv "[test,bench]"
+    ensure_venv "[test,bench,spark]"
     ensure_chromium
     shift
     exec "$VENV/bin/python" -m pytest -q "$@"
