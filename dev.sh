@@ -33,6 +33,19 @@ ensure_chromium() {
   fi
 }
 
+ensure_real_parts() {
+  # the tests start their own PostgreSQL, Mosquitto and Spark (Java): make sure the binaries are here
+  local want=()
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
+  command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || want+=(mosquitto)
+  command -v java >/dev/null 2>&1 || want+=(default-jre-headless)
+  if [ ${#want[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing ${want[*]} for the tests that start real servers..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >/dev/null) \
+      || echo "could not install ${want[*]}; those tests will be skipped" >&2
+  fi
+}
+
 case "${1:-}" in
   demo)
     ensure_venv "[demo]"
@@ -42,6 +55,7 @@ case "${1:-}" in
   test)
     ensure_venv "[test,bench,spark]"
     ensure_chromium
+    ensure_real_parts
     shift
     exec "$VENV/bin/python" -m pytest -q "$@"
     ;;
