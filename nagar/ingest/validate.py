@@ -39,7 +39,7 @@ class Validated:
 
 def parse_times(col: pl.Expr) -> pl.Expr:
     """ISO-8601 strings with a UTC offset (``Z`` or ``±hh:mm``) -> UTC datetimes; anything else -> null."""
-    s = col.cast(pl.String).str.strip_chars().str.replace(r"^(\d{4}-\d{2}-\d{2}) ", "${1}T").str.replace(
+    s = col.cast(pl.String).str.strip_chars().str.replace(r"^(\d{4}-\d{2}-\d{2})[ t]", "${1}T").str.replace(
         r"[zZ]$", "+00:00"
     )
     return pl.coalesce(
