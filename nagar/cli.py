@@ -85,6 +85,10 @@ def demo(
             with console.status(f"Generating {days} days of demo data (seed {seed})..."):
                 counts = load_demo(store, seed=seed, days=days)
             console.print(f"Demo data written to {settings.db}: {counts.inserted:,} observations.")
+            from nagar.climate.demo import load_climate_demo
+
+            load_climate_demo(store)
+            console.print("Dhaka's demonstration GHG inventory loaded (`nagar inventory show --city dhaka --year 2023`).")
         else:
             console.print(f"Demo data already in {settings.db}.")
         from nagar.demo.service import ensure_demo_accounts
@@ -349,8 +353,11 @@ def grant(
 def _mount_subcommands() -> None:
     from nagar.security.audit_cli import app as audit_app
 
+    from nagar.climate.cli import app as climate_app
+
     app.add_typer(admin_app, name="admin")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(climate_app, name="inventory")
 
 
 _mount_subcommands()

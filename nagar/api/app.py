@@ -102,6 +102,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     app.include_router(ingest_views.router)
     app.include_router(air_views.router)
     app.include_router(security_views.router)
+    from nagar.climate import views as climate_views
+
+    app.include_router(climate_views.router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:

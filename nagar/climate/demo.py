@@ -50,7 +50,8 @@ def _landfill_rows() -> list[dict]:
             "year": y, "kind": "waste", "sector": "III.1", "item": "landfill", "location": "in",
             "quantity": round(base * 1.04 ** (y - 2005)), "unit": "t",
             "params": {"composition": COMPOSITION, "site": "uncategorised", "climate": "tropical_wet"},
-            "source": (HAI_ALI if published else f"{ILLUSTRATIVE}: 2005 figure grown 4 %/yr") + "; " + COMPOSITION_SOURCE,
+            "source": ((HAI_ALI if published else f"{ILLUSTRATIVE}: 2005 figure grown 4 %/yr") + "; "
+                       + COMPOSITION_SOURCE),
             "note": "site type not verified: IPCC default MCF for uncategorised sites (0.6)",
         })
     return rows

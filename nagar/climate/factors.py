@@ -97,7 +97,8 @@ def combustion_table() -> pl.DataFrame:
     long = long.with_columns(pl.col("gas").str.replace("_kg_per_tj", ""))
     return long.with_columns(
         pl.concat_str([pl.lit("ipcc2006:"), pl.col("table"), pl.lit(":"), pl.col("fuel"),
-                       pl.when(pl.col("technology") != "").then(pl.lit(":") + pl.col("technology")).otherwise(pl.lit("")),
+                       pl.when(pl.col("technology") != "").then(pl.lit(":") + pl.col("technology"))
+                       .otherwise(pl.lit("")),
                        pl.lit(":"), pl.col("gas")]).alias("id")
     ).sort("table", "fuel", "technology", "gas")
 

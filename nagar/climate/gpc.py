@@ -70,7 +70,8 @@ def _refs() -> list[Ref]:
     for sub in ("I.1", "I.2", "I.3", "I.4", "I.5", "I.6"):
         out.append(Ref(f"{sub}.1", sub, 1, "Fuel combustion within the city boundary", True, True))
         out.append(Ref(f"{sub}.2", sub, 2, "Consumption of grid-supplied energy within the city boundary", True, True))
-        out.append(Ref(f"{sub}.3", sub, 3, "Transmission and distribution losses from grid-supplied energy", False, True))
+        out.append(Ref(f"{sub}.3", sub, 3, "Transmission and distribution losses from grid-supplied energy",
+                       False, True))
         if sub == "I.4":
             out.append(Ref("I.4.4", sub, 1, "Energy generation supplied to the grid", False, False))
     for sub in ("I.7", "I.8"):

@@ -176,7 +176,8 @@ def _fuel_emissions(rows: list[dict], fs: fx.FactorSet, col: _Collector) -> None
         u = user.get((r["fuel"], r["subsector"], r["gas"])) or user.get((r["fuel"], "", r["gas"]))
         if u is not None:
             value = float(u["value"])
-            fid = col.use(fx.Factor(f"user:{u.get('id')}", f"{u['gas'].upper()} {r['fuel']} ({u.get('sector') or 'all'})",
+            fid = col.use(fx.Factor(f"user:{u.get('id')}",
+                                    f"{u['gas'].upper()} {r['fuel']} ({u.get('sector') or 'all'})",
                                     value, "kg/TJ", u["source"], int(u["year"])))
         else:
             value = float(r["value"])
@@ -215,6 +216,8 @@ def _composition(a: dict, waste: dict) -> dict[str, float]:
     if unknown:
         raise ValueError(f"unknown waste component(s) {', '.join(unknown)}; known: "
                          f"{', '.join(c for c in waste['components'] if not c.startswith('_'))}")
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in comp.values()):
+        raise ValueError("waste composition fractions must be numbers")
     total = sum(float(v) for v in comp.values())
     if total > 1.0 + 1e-6 or any(float(v) < 0 for v in comp.values()):
         raise ValueError("waste composition fractions must be >= 0 and add up to at most 1")
@@ -304,9 +307,9 @@ def _landfill(history: list[dict], col: _Collector, *, year: int, climate: str, 
         ref = gpc.ref_for("waste", "III.1", loc)
         col.add({**anchor, "item": "landfill", "kind": "waste"}, ref, "ch4", res["ch4_emitted"][-1], "nonfossil", ids)
         series[loc] = {"years": years.tolist(), **{k2: v.tolist() for k2, v in res.items()}}
-        if year - y0 < 10:
-            warnings.append(f"landfill deposits ({loc}) start in {y0}: the first-order decay misses methane from "
-                            "waste deposited earlier (IPCC suggests 50 years of history)")
+        if year - y0 < 50:
+            warnings.append(f"landfill deposits ({loc}) start in {y0}: methane from waste deposited earlier is "
+                            "missing (IPCC 2006 Vol. 5 Section 3.2.2 suggests about 50 years of disposal history)")
     return series
 
 
@@ -367,17 +370,19 @@ def _wastewater(rows: list[dict], col: _Collector, warnings: list[str]) -> None:
                 col.use(fx.Factor(f"ipcc2006:wastewater:mcf:{a['item']}", f"MCF {a['item'].replace('_', ' ')}",
                                   path["mcf"], "fraction", ww["mcf"]["_source"], 2006)),
                 col.use(fx.Factor(f"ipcc2006:wastewater:i:{'collected' if collected else 'uncollected'}",
-                                  "industrial BOD correction factor I", i_f, "factor", ww["i_factor"]["_source"], 2006))]
+                                  "industrial BOD correction factor I", i_f, "factor", ww["i_factor"]["_source"],
+                                  2006))]
         ch4 = wastewater_methane(pop, bod_g_per_person_day=float(p["bod_g_per_person_day"]), mcf=path["mcf"],
                                  bo=ww["bo"]["value"], i_factor=i_f, recovered_t=float(p.get("recovered_ch4_t", 0.0)))
         col.add(a, ref, "ch4", ch4, "nonfossil", fids)
         if "protein_kg_per_person_year" in p:
             n = ww["nitrogen"]
-            nid = col.use(fx.Factor("ipcc2006:wastewater:nitrogen", "effluent nitrogen factors and N2O EF", n["ef_kg_n2o_n_per_kg_n"],
-                                    "kg N2O-N/kg N", n["_source"], 2006))
-            col.add(a, ref, "n2o", wastewater_n2o(pop, protein_kg_per_person_year=float(p["protein_kg_per_person_year"]),
-                                                  f_npr=n["f_npr"], f_non_con=n["f_non_con"], f_ind_com=n["f_ind_com"],
-                                                  ef=n["ef_kg_n2o_n_per_kg_n"]), "nonfossil", [nid])
+            nid = col.use(fx.Factor("ipcc2006:wastewater:nitrogen", "effluent nitrogen factors and N2O EF",
+                                    n["ef_kg_n2o_n_per_kg_n"], "kg N2O-N/kg N", n["_source"], 2006))
+            n2o = wastewater_n2o(pop, protein_kg_per_person_year=float(p["protein_kg_per_person_year"]),
+                                 f_npr=n["f_npr"], f_non_con=n["f_non_con"], f_ind_com=n["f_ind_com"],
+                                 ef=n["ef_kg_n2o_n_per_kg_n"])
+            col.add(a, ref, "n2o", n2o, "nonfossil", [nid])
         else:
             warnings.append(f"wastewater ({a['item']}): no params.protein_kg_per_person_year, N2O not estimated")
 
@@ -405,8 +410,9 @@ def validate_row(a: dict) -> str | None:
     if ref is None:
         raise ValueError(f"no GPC reference number for {kind} in {a['subsector']} at location {a['location']!r}")
     q = a.get("quantity")
-    if q is None or not isinstance(q, (int, float)) or not math.isfinite(q) or q < 0:
-        raise ValueError("quantity must be a finite number >= 0")
+    if (q is None or isinstance(q, bool) or not isinstance(q, (int, float)) or not math.isfinite(q)
+            or not 0 <= q <= 1e15):
+        raise ValueError("quantity must be a finite number between 0 and 1e15")
     units = UNITS[kind]
     if a["unit"] not in units and not (kind == "fuel" and "ncv_tj_per_unit" in a["params"]):
         raise ValueError(f"unit {a['unit']!r} is not accepted for {kind}; use one of {', '.join(units)}")
@@ -430,9 +436,25 @@ def _positive(p: dict, key: str, *, required: bool = False) -> None:
         raise ValueError(f"params.{key} must be a positive number")
 
 
+def _finite(value, path: str = "params") -> None:
+    """Every number in the parameters is finite (NaN or infinity would poison every total)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _finite(v, f"{path}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{path} must be a finite number")
+
+
 def _check_params(a: dict) -> None:
     """Parameters a row's calculation needs, checked when the row is stored rather than when reported."""
     p, kind, item = a["params"], a["kind"], a["item"]
+    _finite(p)
+    r = p.get("recovered_ch4_t")
+    if r is not None and (isinstance(r, bool) or not isinstance(r, (int, float)) or r < 0):
+        raise ValueError("params.recovered_ch4_t must be a number >= 0")
     if kind == "fuel":
         if item not in fx.fuel_keys():
             raise ValueError(f"unknown fuel {item!r}; known: {', '.join(fx.fuel_keys())}")
@@ -440,9 +462,10 @@ def _check_params(a: dict) -> None:
         table = gpc.COMBUSTION_TABLE[a["subsector"]]
         tech = p.get("technology") or DEFAULT_TECHNOLOGY.get((table, item), "")
         comb = fx.combustion_table().filter((pl.col("table") == table) & (pl.col("fuel") == item))
+        techs = sorted(set(comb.get_column("technology").to_list()) - {""})
         if comb.height and tech not in comb.get_column("technology").to_list():
-            raise ValueError(f"technology {tech!r} unknown for {item} in {table} combustion; use one of "
-                             f"{', '.join(sorted(set(comb.get_column('technology').to_list())))}")
+            raise ValueError(f"technology {tech!r} unknown for {item} in {table} combustion; "
+                             + (f"use one of {', '.join(techs)}" if techs else "it has no technology variants"))
     elif kind == "waste":
         waste = fx.waste_parameters()
         if p.get("composition") is not None and not isinstance(p["composition"], dict):
@@ -456,10 +479,11 @@ def _check_params(a: dict) -> None:
             _fraction(p, "ox")
             _positive(p, "half_life_years")
             _positive(p, "k")
-            if "site" in p and (p["site"] not in waste["mcf"] or str(p["site"]).startswith("_")):
+            if "site" in p and (not isinstance(p["site"], str) or p["site"] not in waste["mcf"]
+                                or p["site"].startswith("_")):
                 raise ValueError(f"unknown landfill site type {p['site']!r}; use one of "
                                  f"{', '.join(k for k in waste['mcf'] if not k.startswith('_'))}")
-            if "climate" in p and p["climate"] not in fx.CLIMATE_ZONES:
+            if "climate" in p and (not isinstance(p["climate"], str) or p["climate"] not in fx.CLIMATE_ZONES):
                 raise ValueError(f"unknown climate zone {p['climate']!r}; use one of {', '.join(fx.CLIMATE_ZONES)}")
         elif item in ("incineration", "open_burning") and not comp:
             raise ValueError(f"an {item} row needs params.composition (IPCC 2006 Vol. 5 Eq. 5.2)")
@@ -576,7 +600,8 @@ def _totals(table: pl.DataFrame) -> dict:
         part = t.filter(pl.col("sector") == sec)
         sectors[sec] = {"name": gpc.SECTORS[sec], "basic_t": s(part.filter(pl.col("basic"))),
                         "basic_plus_t": s(part.filter(pl.col("basic_plus"))),
-                        "scope1_t": s(part.filter(pl.col("scope") == 1)), "scope2_t": s(part.filter(pl.col("scope") == 2)),
+                        "scope1_t": s(part.filter(pl.col("scope") == 1)),
+                        "scope2_t": s(part.filter(pl.col("scope") == 2)),
                         "scope3_t": s(part.filter(pl.col("scope") == 3))}
     return {
         "basic_t": s(t.filter(pl.col("basic"))),
@@ -622,8 +647,9 @@ def to_csv(inv: Inventory) -> str:
     w.writerow(CSV_COLUMNS)
     for r in inv.table.iter_rows(named=True):
         w.writerow(["" if r[c] is None else (f"{r[c]:.3f}" if isinstance(r[c], float) else r[c]) for c in CSV_COLUMNS])
-    for label, key in (("BASIC", "basic_t"), ("BASIC+", "basic_plus_t"), ("Territorial (scope 1)", "territorial_scope1_t"),
-                       ("Scope 2", "scope2_t"), ("Scope 3", "scope3_t"), ("Biogenic CO2 (memo)", "co2_biogenic_t")):
+    for label, key in (("BASIC", "basic_t"), ("BASIC+", "basic_plus_t"),
+                       ("Territorial (scope 1)", "territorial_scope1_t"), ("Scope 2", "scope2_t"),
+                       ("Scope 3", "scope3_t"), ("Biogenic CO2 (memo)", "co2_biogenic_t")):
         row = dict.fromkeys(CSV_COLUMNS, "")
         row["ref"] = f"TOTAL {label}"
         bio = key == "co2_biogenic_t"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 CityId = Field(..., min_length=1, max_length=100, examples=["dhaka"])
+Rate = Annotated[float, Field(ge=-0.99, le=1.0, allow_inf_nan=False)]
+"""An annual rate of change as a fraction (-0.99 to +1.0)."""
+MAX_QUANTITY = 1e15
 
 
 class ActivityIn(BaseModel):
@@ -20,7 +23,7 @@ class ActivityIn(BaseModel):
                         "for waste it follows from the treatment; for a notation key, the GPC reference (I.7.1)")
     item: str = Field("", max_length=40, description="fuel, waste treatment, wastewater pathway or notation key")
     location: Literal["in", "out", "from_outside", "grid_supply", "td_losses"] = "in"
-    quantity: float | None = Field(None, ge=0, allow_inf_nan=False)
+    quantity: float | None = Field(None, ge=0, le=MAX_QUANTITY, allow_inf_nan=False)
     unit: str | None = Field(None, max_length=20)
     params: dict = Field(default_factory=dict)
     source: str | None = Field(None, max_length=1000, description="where the figure comes from")
@@ -50,7 +53,7 @@ class FactorIn(BaseModel):
     item: str = Field("", max_length=40, description="fuel key (combustion, ncv) or grid region (grid, optional)")
     sector: str = Field("", max_length=40, description="combustion only: GPC sub-sector it applies to (empty: all)")
     gas: str = Field("", max_length=10, description="grid: co2 or co2e; combustion: co2, ch4 or n2o")
-    value: float = Field(..., ge=0, allow_inf_nan=False)
+    value: float = Field(..., ge=0, le=1e9, allow_inf_nan=False)
     unit: str | None = Field(None, max_length=20, description="grid t/MWh (or kg/kWh), combustion kg/TJ, ncv TJ/Gg")
     year: int = Field(..., ge=1900, le=2100, description="year the factor applies to")
     source: str = Field(..., min_length=3, max_length=1000)
@@ -71,11 +74,12 @@ class ProjectIn(BaseModel):
 
     name: str | None = Field(None, max_length=80)
     start_year: int = Field(..., ge=1990, le=2100)
-    annual_abatement_t: float = Field(..., ge=0, allow_inf_nan=False, description="t CO2e abated per year")
+    annual_abatement_t: float = Field(..., ge=0, le=MAX_QUANTITY, allow_inf_nan=False,
+                                      description="t CO2e abated per year")
     lifetime: int = Field(..., ge=1, le=100, description="years")
 
 
-GrowthRate = float | dict[int, float]
+GrowthRate = Rate | dict[int, Rate]
 
 
 class PathwayIn(BaseModel):
@@ -91,7 +95,9 @@ class PathwayIn(BaseModel):
     gdp_growth: GrowthRate = 0.0
     intensity_change: GrowthRate = Field(0.0, description="annual change of emissions per unit of GDP")
     grid_change: GrowthRate = Field(0.0, description="annual change of the grid emission factor")
-    grid_factors: dict[int, float] | None = Field(None, description="grid factor [t/MWh] by year; overrides grid_change")
-    base: dict[str, float] | None = Field(None, description="base-year t CO2e by category (stationary, electricity, "
-                                          "transport, waste, other); default: from the city's inventory")
+    grid_factors: dict[int, Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)]] | None = Field(
+        None, description="grid factor [t/MWh] by year; overrides grid_change")
+    base: dict[str, Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]] | None = Field(
+        None, description="base-year t CO2e by category (stationary, electricity, transport, waste, other); "
+                          "default: from the city's inventory")
     projects: list[ProjectIn] = Field(default_factory=list, max_length=500)

@@ -29,6 +29,8 @@ def _rates(rate, years: np.ndarray) -> np.ndarray:
     """Annual rates for ``years``: a scalar, or {year: rate} holding each rate until the next given year."""
     if isinstance(rate, dict):
         given = sorted((int(y), float(r)) for y, r in rate.items())
+        if not given:
+            return np.zeros(len(years))
         out = np.zeros(len(years))
         for i, y in enumerate(years):
             prior = [r for gy, r in given if gy <= y]

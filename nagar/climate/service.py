@@ -161,7 +161,8 @@ def add_factor(store, *, factor: FactorIn, actor: str) -> dict:
         raise InvalidInput(f"a {factor.kind} factor is in {unit}, not {factor.unit!r}", field="unit")
     gas = factor.gas or ("co2" if factor.kind == "grid" else "")
     if gas not in gases:
-        raise InvalidInput(f"gas must be one of {', '.join(g or '(none)' for g in gases)} for {factor.kind}", field="gas")
+        raise InvalidInput(f"gas must be one of {', '.join(g or '(none)' for g in gases)} for {factor.kind}",
+                           field="gas")
     sector = ""
     if factor.kind in ("combustion", "ncv"):
         if factor.item not in fx.fuel_keys():
@@ -176,7 +177,8 @@ def add_factor(store, *, factor: FactorIn, actor: str) -> dict:
     row = {"city": factor.city, "kind": factor.kind, "item": factor.item, "sector": sector, "gas": gas,
            "value": factor.value, "unit": unit, "year": factor.year, "source": factor.source, "note": factor.note}
     stored = _tables(store).add_climate_factor(row, actor=actor, now=_now())
-    audit.record(store, actor=actor, action="climate.factor.add", city=factor.city, target=f"climate_factor:{stored['id']}",
+    audit.record(store, actor=actor, action="climate.factor.add", city=factor.city,
+                 target=f"climate_factor:{stored['id']}",
                  details={k: row[k] for k in ("kind", "item", "sector", "gas", "value", "unit", "year", "source")})
     return stored
 
@@ -295,7 +297,8 @@ def pathway(store, *, body: PathwayIn, scope: Scope = None) -> dict:
         base, base_year, source = body.base, body.base_year, "given"
     else:
         inv = inventory(store, city=body.city, year=body.base_year, gwp=body.gwp, scope=scope)
-        base, base_year, source = inventory_categories(inv), inv.year, f"GPC BASIC inventory {inv.year} ({body.gwp.upper()})"
+        base, base_year = inventory_categories(inv), inv.year
+        source = f"GPC BASIC inventory {inv.year} ({body.gwp.upper()})"
     try:
         bau = pathways.bau_projection(base, base_year=base_year, end_year=body.end_year,
                                       population_growth=body.population_growth, gdp_growth=body.gdp_growth,
@@ -303,8 +306,12 @@ def pathway(store, *, body: PathwayIn, scope: Scope = None) -> dict:
                                       grid_factors=body.grid_factors)
         path = pathways.portfolio_pathway(bau, [p.model_dump() for p in body.projects])
     except ValueError as exc:
-        raise InvalidInput(str(exc), field="base" if "categor" in str(exc) else "projects") from None
-    project_cols = [c for c in path.columns if c not in ("year", "bau_t", "abatement_t", "pathway_t", "unused_abatement_t")]
+        msg = str(exc)
+        field = ("base" if "categor" in msg else "grid_factors" if "grid factor" in msg
+                 else "end_year" if "end_year" in msg else "projects")
+        raise InvalidInput(msg, field=field) from None
+    fixed = ("year", "bau_t", "abatement_t", "pathway_t", "unused_abatement_t")
+    project_cols = [c for c in path.columns if c not in fixed]
     return {
         "city": body.city, "base_year": base_year, "end_year": body.end_year, "unit": "t CO2e",
         "base": base, "base_source": source,

@@ -56,8 +56,15 @@ def post_factor(body: FactorIn, store: StoreDep, principal: PrincipalDep) -> dic
     return service.add_factor(store, factor=body, actor=principal.actor)
 
 
+def _json_or_csv(perm: Perm) -> dict:
+    kw = require(perm)
+    kw["responses"] = {**kw["responses"], 200: {"description": "The inventory (JSON) or the GPC reporting table (CSV)",
+                                                "content": {"application/json": {}, "text/csv": {}}}}
+    return kw
+
+
 @router.get("/inventory", summary="GPC inventory of a city and year (JSON or the reporting table as CSV)",
-            **require(Perm.READ))
+            **_json_or_csv(Perm.READ))
 def get_inventory(store: StoreDep, principal: PrincipalDep, city: str = Query(..., examples=["dhaka"]),
                   year: int | None = Query(None, ge=1900, le=2100, description="Default: latest year with data"),
                   gwp: Literal["ar5", "ar6", "ar4"] = Gwp,

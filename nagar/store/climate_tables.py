@@ -49,7 +49,8 @@ class ClimateTables:
         inserted = updated = 0
         with self._tx() as con:
             for r in rows:
-                key = [r["city"], int(r["year"]), r["kind"], r["subsector"], r.get("item") or "", r.get("location") or "in"]
+                key = [r["city"], int(r["year"]), r["kind"], r["subsector"], r.get("item") or "",
+                       r.get("location") or "in"]
                 values = [r.get("quantity"), r.get("unit"), json.dumps(r.get("params") or {}, sort_keys=True),
                           r.get("source"), r.get("note"), _naive(now), actor]
                 found = con.execute(
@@ -57,8 +58,9 @@ class ClimateTables:
                 ).fetchone()
                 if found is None:
                     con.execute(
-                        f"INSERT INTO climate_activity ({', '.join(_ACTIVITY_KEY)}, quantity, unit, params, source, note, "
-                        f"updated_at, updated_by) VALUES ({', '.join('?' * (len(_ACTIVITY_KEY) + 7))})", key + values)
+                        f"INSERT INTO climate_activity ({', '.join(_ACTIVITY_KEY)}, quantity, unit, params, source, "
+                        f"note, updated_at, updated_by) VALUES ({', '.join('?' * (len(_ACTIVITY_KEY) + 7))})",
+                        key + values)
                     inserted += 1
                 else:
                     con.execute("UPDATE climate_activity SET quantity = ?, unit = ?, params = ?, source = ?, note = ?, "

@@ -35,12 +35,14 @@ def test_ipcc_table_1_2_and_1_4_values(fuel, ncv, co2):
 
 @pytest.mark.parametrize("table, fuel, tech, ch4, n2o", [
     ("energy", "natural_gas", "", 1, 0.1), ("manufacturing", "coal_bituminous", "", 10, 1.5),
-    ("commercial", "diesel", "", 10, 0.6), ("residential", "wood", "", 300, 4), ("residential", "coal_bituminous", "", 300, 1.5),
-    ("road", "motor_gasoline", "uncontrolled", 33, 3.2), ("road", "diesel", "", 3.9, 3.9), ("road", "natural_gas", "", 92, 3),
+    ("commercial", "diesel", "", 10, 0.6), ("residential", "wood", "", 300, 4),
+    ("residential", "coal_bituminous", "", 300, 1.5), ("road", "motor_gasoline", "uncontrolled", 33, 3.2),
+    ("road", "diesel", "", 3.9, 3.9), ("road", "natural_gas", "", 92, 3),
     ("road", "lpg", "", 62, 0.2),
 ])
 def test_ipcc_tables_2_x_and_3_2_2_values(table, fuel, tech, ch4, n2o):
-    c = fx.combustion_table().filter((pl.col("table") == table) & (pl.col("fuel") == fuel) & (pl.col("technology") == tech))
+    c = fx.combustion_table().filter((pl.col("table") == table) & (pl.col("fuel") == fuel)
+                                     & (pl.col("technology") == tech))
     got = dict(zip(c["gas"].to_list(), c["value"].to_list()))
     assert (got["ch4"], got["n2o"]) == (ch4, n2o)
     assert got["co2"] > 0  # stationary rows take the Table 1.4 value

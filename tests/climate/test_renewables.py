@@ -62,9 +62,10 @@ def test_service_sums_meter_readings_per_local_month(cstore):
     from nagar.ingest.service import ingest_rows
 
     cstore.upsert_station(dict(id="roof1", city="dhaka", name="Roof", lat=23.8, lon=90.4, parameters=["generation"]))
-    rows = [{"station": "roof1", "parameter": "generation", "time": "2023-12-31T18:30:00Z", "value": 1.5, "unit": "MWh"},
-            {"station": "roof1", "parameter": "pv_energy", "time": "2024-01-15T06:00:00Z", "value": 500, "unit": "kWh"},
-            {"station": "roof1", "parameter": "generation", "time": "2024-01-31T18:30:00Z", "value": 0.2, "unit": "MWh"}]
+    rows = [{"station": "roof1", "parameter": p, "time": t, "value": v, "unit": u}
+            for p, t, v, u in (("generation", "2023-12-31T18:30:00Z", 1.5, "MWh"),
+                               ("pv_energy", "2024-01-15T06:00:00Z", 500, "kWh"),
+                               ("generation", "2024-01-31T18:30:00Z", 0.2, "MWh"))]
     res = ingest_rows(cstore, rows=rows, settings=Settings(db="x.duckdb"))
     assert res.inserted == 3 and res.rejected == 0
     service.put_activity(cstore, city="dhaka", rows=[dict(year=2024, kind="electricity", sector="residential",

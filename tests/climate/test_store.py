@@ -18,7 +18,8 @@ def test_upsert_replaces_by_key_and_scope_filters(cstore):
     row = dict(city="dhaka", year=2024, kind="fuel", subsector="I.1", item="lpg", quantity=1.0, unit="kt",
                params={"x": 1}, source="s")
     assert cstore.upsert_climate_activity([row], actor="t", now=now) == (1, 0)
-    assert cstore.upsert_climate_activity([{**row, "quantity": 2.0}, {**row, "city": "hanoi"}], actor="t", now=now) == (1, 1)
+    assert cstore.upsert_climate_activity([{**row, "quantity": 2.0}, {**row, "city": "hanoi"}], actor="t",
+                                          now=now) == (1, 1)
     got = cstore.climate_activity(city="dhaka")
     assert len(got) == 1 and got[0]["quantity"] == 2.0 and got[0]["params"] == {"x": 1}
     assert cstore.climate_activity(city="dhaka", scope=frozenset({"hanoi"})) == []
@@ -35,9 +36,8 @@ def test_energy_monthly_counts_valid_and_estimated_only(cstore):
     cstore.write_observations(obs_table([("m1", "generation", t, 10.0, "kWh", "valid"),
                                          ("m1", "generation", t.replace(day=11), 5.0, "kWh", "estimated"),
                                          ("m1", "generation", t.replace(day=12), 99.0, "kWh", "suspect")]))
-    got = cstore.energy_monthly(city="dhaka", parameters=["generation"], start=datetime(2024, 1, 1, tzinfo=timezone.utc),
-                                end=datetime(2025, 1, 1, tzinfo=timezone.utc), tz="Asia/Dhaka")
+    span = dict(start=datetime(2024, 1, 1, tzinfo=timezone.utc), end=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    got = cstore.energy_monthly(city="dhaka", parameters=["generation"], tz="Asia/Dhaka", **span)
     assert got == [{"month": "2024-03", "parameter": "generation", "total": 15.0, "n": 2}]
-    assert cstore.energy_monthly(city="dhaka", parameters=["generation"], start=datetime(2024, 1, 1, tzinfo=timezone.utc),
-                                 end=datetime(2025, 1, 1, tzinfo=timezone.utc), tz="Asia/Dhaka",
-                                 scope=frozenset({"hanoi"})) == []
+    assert cstore.energy_monthly(city="dhaka", parameters=["generation"], tz="Asia/Dhaka", scope=frozenset({"hanoi"}),
+                                 **span) == []

@@ -279,6 +279,11 @@ TABLE: dict[tuple[str, str], Route] = {
     ("GET", "/health"): Route(Perm.PUBLIC, (Case(None, every("200")),)),
 }
 
+# domain routes keep their matrix rows beside their own tests
+from tests.climate.matrix_rows import climate_rows  # noqa: E402
+
+TABLE.update(climate_rows(globals()))
+
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
           "username": "grantee"}
 """Values of path and required query parameters, by name (``{city}``/``{station}``: the case's target)."""

@@ -1,0 +1,70 @@
+"""``nagar inventory`` commands (the climate typer app), on a file-backed store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from nagar.climate import cli
+from tests.climate.conftest import DHAKA, ClimateStore
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "cli.duckdb"
+    s = ClimateStore(path)
+    s.upsert_city(DHAKA)
+    s.close()
+    # until the lead mixes ClimateTables into DuckDBStore, open the file with the mixin
+    monkeypatch.setattr(cli, "_open_store", lambda db: ClimateStore(db))
+    return path
+
+
+def test_load_then_show(db, tmp_path):
+    f = tmp_path / "activity.csv"
+    f.write_text("year,kind,sector,item,location,quantity,unit,params,source,note\n"
+                 "2024,fuel,commercial,diesel,in,1,kt,,energy balance,\n"
+                 '2024,waste,,composting,in,1000,t,"{}",DSCC,\n'
+                 "2024,notation,I.7.1,NO,,,,,,no coal mining\n")
+    r = runner.invoke(cli.app, ["load", str(f), "--city", "dhaka", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert "dhaka: 3 rows added" in r.output
+    # BASIC: diesel 3 205.177 + composting 4 t CH4 x 28 + 0.3 t N2O x 265 = 3 205.177 + 191.5 = 3 396.677
+    r = runner.invoke(cli.app, ["show", "--city", "dhaka", "--year", "2024", "--json", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["totals"]["basic_t"] == pytest.approx(3396.677)
+    r = runner.invoke(cli.app, ["show", "--city", "dhaka", "--csv", "--db", str(db)])
+    assert r.exit_code == 0 and r.stdout.startswith("ref,scope,") and "TOTAL BASIC," in r.stdout
+    r = runner.invoke(cli.app, ["show", "--city", "dhaka", "--save", "--db", str(db)])
+    assert r.exit_code == 0 and "BASIC" in r.stdout and "saved as inventory run 1" in r.output
+
+
+def test_errors_are_messages(db, tmp_path):
+    r = runner.invoke(cli.app, ["show", "--city", "dhaka", "--db", str(db)])
+    assert r.exit_code == 2 and "no climate activity data" in r.output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"city": "dhaka", "rows": [{"year": 2024, "kind": "fuel", "sector": "I.1",
+                                                          "item": "kryptonite", "quantity": 1, "unit": "TJ"}]}))
+    r = runner.invoke(cli.app, ["load", str(bad), "--db", str(db)])
+    assert r.exit_code == 2 and "unknown fuel" in r.output and "Traceback" not in r.output
+    r = runner.invoke(cli.app, ["pathway", "--city", "dhaka", "--project", "2030:x:5", "--db", str(db)])
+    assert r.exit_code == 2 and "--project" in r.output
+
+
+def test_factors_pathway_renewables_and_demo(db):
+    r = runner.invoke(cli.app, ["factors", "--table", "grid"])
+    assert r.exit_code == 0 and "VN" in r.stdout
+    r = runner.invoke(cli.app, ["demo", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli.app, ["pathway", "--city", "dhaka", "--gdp-growth", "0.05", "--project",
+                                "brt:2030:100000:20", "--json", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert [m["year"] for m in out["milestones"]] == [2030, 2041, 2050]
+    r = runner.invoke(cli.app, ["renewables", "--city", "dhaka", "--year", "2023", "--db", str(db)])
+    assert r.exit_code == 0 and "2023-01" in r.stdout
