@@ -28,6 +28,7 @@ from nagar.core.units import PARAMETERS
 from .base import COUNTED_FLAGS, FLAGS, OBSERVATION_SCHEMA, Aggregation, StoreStats, WriteCounts
 from .migrations import MIGRATIONS
 from .climate_tables import ClimateTables
+from .mqtt_tables import MqttTables
 from .security_tables import SecurityTables
 
 _PARAM_KEYS = pa.array([p.key for p in PARAMETERS.values()], pa.string())
@@ -77,7 +78,7 @@ def _translate(exc: duckdb.Error) -> StoreError:
     return StoreError(f"database error: {exc}", transient=transient)
 
 
-class DuckDBStore(SecurityTables, ClimateTables):
+class DuckDBStore(SecurityTables, ClimateTables, MqttTables):
     """The :class:`nagar.store.base.Store` protocol over an embedded DuckDB file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False):
