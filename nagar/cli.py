@@ -354,12 +354,14 @@ def _mount_subcommands() -> None:
     from nagar.security.audit_cli import app as audit_app
 
     from nagar.climate.cli import app as climate_app
+    from nagar.funding.cli import app as funding_app
     from nagar.ingest.mqtt_cli import app as mqtt_app
 
     app.add_typer(admin_app, name="admin")
     app.add_typer(audit_app, name="audit")
     app.add_typer(climate_app, name="inventory")
     app.add_typer(mqtt_app, name="ingest-mqtt")
+    app.add_typer(funding_app, name="plan")
 
 
 _mount_subcommands()

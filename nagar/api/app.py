@@ -105,6 +105,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.climate import views as climate_views
 
     app.include_router(climate_views.router)
+    from nagar.funding import views as funding_views
+
+    app.include_router(funding_views.router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:

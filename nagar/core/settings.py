@@ -11,6 +11,13 @@ from pydantic import BaseModel, Field
 
 class Settings(BaseModel):
     db: Path = Field(Path("data/nagar.duckdb"), description="Path of the embedded DuckDB file (NAGAR_DB).")
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL connection URL (NAGAR_DATABASE_URL), e.g. postgresql://nagar:PASSWORD@db:5432/nagar "
+        "or a libpq key=value string. When set, the store is that PostgreSQL database (14 or newer) and `db` is "
+        "not used for data; when unset, the embedded DuckDB file at `db`.",
+        repr=False,
+    )
     host: str = Field("127.0.0.1", description="Address the API and dashboard listen on (NAGAR_HOST).")
     port: int = Field(8000, description="Port the API and dashboard listen on (NAGAR_PORT).")
     max_batch_rows: int = Field(50_000, description="Largest observation batch one HTTP request may carry.")

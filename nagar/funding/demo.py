@@ -182,10 +182,11 @@ def generate_pipeline(seed: int = 7, *, cities: list[dict] | None = None, per_ci
 
 
 def load_funding_demo(store, *, seed: int = 7, per_city: int | tuple = (12, 20), adopt: bool = True,
-                      mrv_until: int = 2025) -> dict:
+                      tranche: float = 60e9, mrv_until: int = 2025) -> dict:
     """Create the demo cities (when missing), the fund with its three instruments and the pipeline; with
-    ``adopt``, solve a first plan (floor 1 bn JPY per city, ceiling 12 % of the fund), adopt it and add
-    monitored data for its projects that started by ``mrv_until``. Idempotent: rows are replaced.
+    ``adopt``, solve a first tranche (``tranche`` JPY, floor 0.5 bn JPY per city, ceiling 12 %), adopt it
+    and add monitored data for its projects that started by ``mrv_until``; the rest of the fund stays
+    to be planned. Idempotent: rows are replaced, and a fund with adopted allocations is not re-adopted.
 
     Returns counts: cities_created, projects, plan (id or None), funded, mrv_records.
     """
@@ -203,11 +204,18 @@ def load_funding_demo(store, *, seed: int = 7, per_city: int | tuple = (12, 20),
     rows = generate_pipeline(seed, per_city=per_city)
     service.put_projects(store, projects=[ProjectCreate(**r) for r in rows])
     out = {"cities_created": created, "projects": len(rows), "plan": None, "funded": 0, "mrv_records": 0}
-    if not adopt:
+    ours = {i["id"] for i in DEMO_INSTRUMENTS}
+    if not adopt or any(a["instrument_id"] in ours for a in store.list_allocations()):
         return out
-    req = PlanRequest(fund=DEMO_FUND["id"], city_floor=1e9, city_ceiling_share=0.12, mip_rel_gap=1e-3,
-                      time_limit=30)
-    plan = service.make_plan(store, request=req, actor="demo")
+    req = PlanRequest(fund=DEMO_FUND["id"], budget=tranche, city_floor=0.5e9, city_ceiling_share=0.12,
+                      mip_rel_gap=1e-3, time_limit=30)
+    from nagar.core.errors import InvalidInput
+
+    try:
+        plan = service.make_plan(store, request=req, actor="demo")
+    except InvalidInput:  # a small pipeline may not meet the floors within the ceilings: plan without them
+        plan = service.make_plan(store, request=req.model_copy(update={"city_floor": 0.0, "city_ceiling_share": None}),
+                                 actor="demo")
     if plan["status"] not in ("optimal", "feasible"):
         return out
     service.adopt_plan(store, plan_id=plan["id"], actor="demo")

@@ -52,8 +52,8 @@ class FundBase(_Strict):
     def _fx(cls, v: dict[str, float]) -> dict[str, float]:
         out = {}
         for k, rate in v.items():
-            if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
-                raise ValueError(f"exchange rate for {k} must be a positive number")
+            if not (isinstance(rate, (int, float)) and math.isfinite(rate) and 1e-6 <= rate <= 1e6):
+                raise ValueError(f"exchange rate for {k} must be a number between 1e-6 and 1e6")
             out[_currency(k)] = float(rate)
         return out
 
@@ -74,10 +74,12 @@ class InstrumentBase(_Strict):
     name: str = Field(..., min_length=1, max_length=200, examples=["JBIC credit line"])
     kind: Literal["equity", "loan", "grant"]
     currency: Currency = Field(..., examples=["USD"])
-    cap: float = Field(..., ge=0, allow_inf_nan=False, description="Most the instrument may commit [its currency]")
+    cap: float = Field(..., ge=0, le=1e16, allow_inf_nan=False,
+                       description="Most the instrument may commit [its currency]")
     sectors: list[str] | None = Field(None, description="Sectors it may finance; null: every sector",
                                       examples=[["solar_pv", "wind"]])
-    interest_rate: float | None = Field(None, ge=0, le=1, allow_inf_nan=False, description="Loans: annual rate [fraction]")
+    interest_rate: float | None = Field(None, ge=0, le=1, allow_inf_nan=False,
+                                        description="Loans: annual rate [fraction]")
     tenor_years: int | None = Field(None, ge=1, le=60, description="Loans: years to final repayment")
     grace_years: int | None = Field(None, ge=0, le=30, description="Loans: interest-only years at the start")
     max_share: float = Field(1.0, gt=0, le=1, allow_inf_nan=False,
@@ -113,17 +115,20 @@ class ProjectBase(_Strict):
     city: str = Field(..., examples=["dhaka"])
     name: str = Field(..., min_length=1, max_length=300)
     sector: str = Field(..., examples=["solar_pv"])
-    capital_cost: float = Field(..., gt=0, allow_inf_nan=False, description="[currency]")
+    capital_cost: float = Field(..., gt=0, le=1e15, allow_inf_nan=False, description="[currency]")
     currency: Currency = Field(..., examples=["USD"])
-    annual_saving: float = Field(0.0, allow_inf_nan=False,
-                                 description="Net yearly saving or revenue [currency/yr]; negative: a net operating cost")
+    annual_saving: float = Field(0.0, ge=-1e15, le=1e15, allow_inf_nan=False,
+                                 description="Net yearly saving or revenue [currency/yr]; negative: a net "
+                                             "operating cost")
     lifetime_years: float = Field(..., gt=0, le=100, allow_inf_nan=False)
     start_year: int = Field(..., ge=2000, le=2100)
-    annual_abatement: float = Field(..., ge=0, allow_inf_nan=False, description="[tCO2e/yr]")
-    pm25: float = Field(0.0, ge=0, allow_inf_nan=False, description="PM2.5 avoided [t/yr]")
-    water: float = Field(0.0, ge=0, allow_inf_nan=False, description="Water pollutants (BOD etc.) avoided [t/yr]")
+    annual_abatement: float = Field(..., ge=0, le=1e10, allow_inf_nan=False, description="[tCO2e/yr]")
+    pm25: float = Field(0.0, ge=0, le=1e9, allow_inf_nan=False, description="PM2.5 avoided [t/yr]")
+    water: float = Field(0.0, ge=0, le=1e9, allow_inf_nan=False,
+                         description="Water pollutants (BOD etc.) avoided [t/yr]")
     eligible_instruments: list[str] = Field(default_factory=list,
-                                            description="Instruments allowed; empty: every instrument covering the sector")
+                                            description="Instruments allowed; empty: every instrument covering "
+                                                        "the sector")
     requires: list[str] = Field(default_factory=list, description="Projects that must be financed with this one")
     excludes: list[str] = Field(default_factory=list, description="Alternatives: never financed together with this one")
     mrv_metric: str | None = Field(None, description=f"Monitored metric: one of {', '.join(METRICS)}")
@@ -161,17 +166,21 @@ class ProjectRead(ProjectCreate):
 class PlanRules(_Strict):
     """The rules of a plan. Amounts are in the fund's base currency."""
 
-    budget: float | None = Field(None, ge=0, allow_inf_nan=False, description="Default: the instruments' caps together")
+    budget: float | None = Field(None, ge=0, le=1e18, allow_inf_nan=False,
+                                 description="Default: the instruments' caps together")
     cities: list[str] | None = Field(None, description="Only these cities' projects (default: every city)")
-    city_floor: float = Field(0.0, ge=0, allow_inf_nan=False,
+    city_floor: float = Field(0.0, ge=0, le=1e18, allow_inf_nan=False,
                               description="Every city with an eligible project receives at least this")
     city_floors: dict[str, float] = Field(default_factory=dict, description="Per-city floors overriding city_floor")
     city_ceiling_share: float | None = Field(None, gt=0, le=1, description="No city more than this share of the budget")
-    sector_max_share: dict[str, float] = Field(default_factory=dict, description="Sector -> largest share of the budget")
+    sector_max_share: dict[str, float] = Field(default_factory=dict,
+                                               description="Sector -> largest share of the budget")
     sector_max: dict[str, float] = Field(default_factory=dict, description="Sector -> largest amount")
     min_dscr: float = Field(1.0, gt=0, le=10, description="Loans: annual saving >= min_dscr x annual debt service")
-    pm25_weight: float = Field(0.0, ge=0, allow_inf_nan=False, description="tCO2e-equivalent per t PM2.5 avoided")
-    water_weight: float = Field(0.0, ge=0, allow_inf_nan=False, description="tCO2e-equivalent per t water pollutants")
+    pm25_weight: float = Field(0.0, ge=0, le=1e6, allow_inf_nan=False,
+                               description="tCO2e-equivalent per t PM2.5 avoided")
+    water_weight: float = Field(0.0, ge=0, le=1e6, allow_inf_nan=False,
+                                description="tCO2e-equivalent per t water pollutants")
     horizon_year: int | None = Field(None, ge=2000, le=2200, description="Count abatement up to this year")
     mip_rel_gap: float = Field(1e-4, ge=0, le=0.5, description="Relative optimality gap at which to stop")
     time_limit: float = Field(60.0, gt=0, le=600, description="Solver time limit [s]")
@@ -181,8 +190,8 @@ class PlanRules(_Strict):
     @classmethod
     def _amounts(cls, v: dict[str, float]) -> dict[str, float]:
         for k, x in v.items():
-            if not (isinstance(x, (int, float)) and math.isfinite(x) and x >= 0):
-                raise ValueError(f"value for {k!r} must be a finite number >= 0")
+            if not (isinstance(x, (int, float)) and math.isfinite(x) and 0 <= x <= 1e18):
+                raise ValueError(f"value for {k!r} must be a number between 0 and 1e18")
         return v
 
 
@@ -194,7 +203,7 @@ class PlanRequest(PlanRules):
 class MrvRecord(_Strict):
     year: int = Field(..., ge=2000, le=2100)
     metric: str = Field(..., examples=["generation_kwh"])
-    value: float = Field(..., allow_inf_nan=False)
+    value: float = Field(..., ge=-1e15, le=1e15, allow_inf_nan=False)
     grid_factor: float | None = Field(None, gt=0, le=2, description="tCO2/MWh; default: the country's factor")
 
     @field_validator("metric")

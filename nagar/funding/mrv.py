@@ -68,7 +68,7 @@ def realised_abatement(records: pl.DataFrame, *, grid_factor: float | None) -> p
         raise InvalidInput(f"unknown MRV metric(s) {', '.join(unknown)}; known: {', '.join(METRICS)}", field="metric")
     if "grid_factor" not in records.columns:
         records = records.with_columns(pl.lit(None, dtype=pl.Float64).alias("grid_factor"))
-    ef = pl.col("grid_factor").fill_null(grid_factor)
+    ef = pl.col("grid_factor") if grid_factor is None else pl.col("grid_factor").fill_null(float(grid_factor))
     grid = pl.col("metric").is_in([k for k, m in METRICS.items() if m["grid"]])
     needs = records.filter(grid & pl.col("grid_factor").is_null())
     if grid_factor is None and needs.height:

@@ -28,9 +28,25 @@ subject to
   requires    x_p <= x_q                               p requires q (a requires-cycle: all or none)
   excludes    x_p + x_q <= 1                           alternatives
 
-Projects that can never be chosen are fixed at 0 and reported: no eligible instrument, not fully
-financeable (e.g. a loan-only project whose saving cannot carry the debt service), or a requires-chain
-that reaches two projects that exclude each other (:func:`check_links`).
+Projects that can never be chosen are fixed at 0 and reported: nothing to gain (no abatement or
+weighted co-benefit, within the horizon if one is set), no eligible instrument, not fully financeable
+(e.g. a loan-only project whose saving cannot carry the debt service), or a requires-chain that reaches
+two projects that exclude each other (:func:`check_links`).
+
+How it is solved. When no project has two loans (the usual case: the split, share, coverage and cap rows
+then form a transportation network project -> instrument -> cap), the y_pi are projected out exactly: by
+the supply-demand theorem (max-flow min-cut), a set of projects can be financed iff for every non-empty
+set T of instruments  Σ_p max(0, c_p - Σ_{i not in T} u_pi) x_p <= Σ_{i in T} cap_i,  u_pi being the
+pair's bound (share, cap, coverage). That is 2^k - 1 rows for k instruments (7 for three) over x alone,
+with the same LP bound, instead of a column per pair and a row per project. The split of the chosen
+portfolio is then recovered by a small LP that uses loans first, then equity, then grants. With two loans
+on a project (joint coverage) the explicit model above is solved instead.
+Before branching: the LP relaxation; an incumbent built from it (projects in order of LP value, then
+cost per tonne, checked against every row) and improved on a core problem (the ~1,000 projects with the
+smallest reduced costs free, the rest fixed at their LP values; after Balas and Zemel [3]_); then
+reduced-cost fixing against that incumbent (exact: no better portfolio is cut off). HiGHS branches on
+what is left, with the incumbent as its start. The optimality gap reported is HiGHS's, valid for the
+whole model.
 
 Infeasible settings are explained, never dumped: cheap necessary conditions are checked first (floors
 against the budget, the ceiling and each city's pipeline) and otherwise an elastic copy of the model
@@ -48,6 +64,9 @@ References
    https://highs.dev.
 .. [2] J. W. Chinneck, "Feasibility and Infeasibility in Optimization: Algorithms and Computational
    Methods", Springer (2008), ch. 6 (elastic programming), doi:10.1007/978-0-387-74932-7.
+.. [3] E. Balas and E. Zemel, "An algorithm for large zero-one knapsack problems", Operations Research
+   28(5) (1980) 1130-1154, doi:10.1287/opre.28.5.1130 (the core problem); D. Gale, "A theorem on flows in
+   networks", Pacific J. Math. 7(2) (1957) 1073-1082 (supply-demand feasibility).
 """
 
 from __future__ import annotations
@@ -389,7 +408,16 @@ class _Model:
     cycles: list[list[str]]
     floors: dict[str, float]
     rows: list[tuple]
-    """(family, name, sense ('<=' | '>=' | '='), rhs, {col: coef} as (cols, vals) arrays, detail)"""
+    """(family, name, sense ('<=' | '>=' | '='), rhs, (cols, coefs) arrays, detail)"""
+    explicit: bool
+    """True: y_pi are columns of the MILP; False: financing is the cut form over x alone."""
+    cover: np.ndarray
+    dsf: np.ndarray
+    loans_per_p: np.ndarray
+
+    @property
+    def ncols(self) -> int:
+        return self.df.height + (len(self.pair_p) if self.explicit else 0)
 
 
 def _eligibility(df: pl.DataFrame, inst: Sequence[Instrument]) -> np.ndarray:
@@ -441,6 +469,8 @@ def _build(projects, instruments: Sequence[Instrument], cons: Constraints) -> _M
         raise InvalidInput("budget must be >= 0", field="budget")
 
     elig = _eligibility(df, inst)
+    elig0 = elig.copy()  # before loan coverage and shares
+    eligible_at_all = elig.any(axis=1)
     # static bounds of each pair: the instrument's share of the project and, for a loan, what the saving
     # carries (a single loan's coverage is a bound; two or more loans on one project share a row below)
     share = np.array([i.max_share for i in inst])
@@ -467,15 +497,17 @@ def _build(projects, instruments: Sequence[Instrument], cons: Constraints) -> _M
         p = pid[k]
         if p in links.unselectable:
             excluded[p] = links.unselectable[p]
-        elif not elig[k].any():
+        elif not eligible_at_all[k]:
             excluded[p] = "no eligible instrument (sector or listed instruments)"
-        elif w[k] <= 0 and cons.horizon_year is not None:
-            excluded[p] = "no abatement within the horizon"
+        elif w[k] <= 0:
+            excluded[p] = ("no abatement within the horizon" if cons.horizon_year is not None
+                           else "nothing to gain: no abatement or weighted co-benefit")
         elif fin[k] < cost[k] * (1 - 1e-9):
-            parts = ", ".join(f"{inst[i].id} at most {ub[k, i]:,.0f}" for i in range(len(inst)) if elig[k, i])
+            parts = ", ".join(f"{inst[i].id} at most {ub[k, i]:,.0f}"
+                              for i in range(len(inst)) if elig[k, i]) or "nothing"
             excluded[p] = (f"cannot be fully financed: needs {cost[k]:,.0f}, eligible instruments carry {parts}"
-                           + (" (loan limited by debt service coverage of the annual saving)"
-                              if (elig[k] & is_loan).any() else ""))
+                           + (" (loans limited by debt service coverage of the annual saving)"
+                              if (elig0[k] & is_loan).any() else ""))
     # requires propagate exclusion: a project that requires an excluded one is excluded too
     req = dict(zip(pid, df["requires"].to_list()))
     changed = True
@@ -500,17 +532,49 @@ def _build(projects, instruments: Sequence[Instrument], cons: Constraints) -> _M
     selectable = x_ub > 0
     floors = _floors(cities, selectable, cons)
     rows: list[tuple] = []
-    m_pairs = len(pair_p)
+    # Financing. Explicit form: columns y_pi with split, cap and (several loans) coverage rows. Cut form,
+    # used when no project has two loans: by the supply-demand theorem (max-flow min-cut on the network
+    # project -> instrument -> cap) a chosen set is financeable iff for every non-empty set T of
+    # instruments, sum_p max(0, c_p - sum_{i not in T} u_pi) x_p <= sum_{i in T} cap_i: what only T can
+    # finance fits in T's caps. Same LP bound, no continuous columns; y is recovered afterwards (_split).
+    explicit = bool(loans_per_p.max(initial=0) > 1 or len(inst) > 10)
+    m_pairs = len(pair_p) if explicit else 0
     ycol = n + np.arange(m_pairs)
-    for k, i in enumerate(inst):
-        sel = pair_i == k
-        if sel.any():
-            rows.append(("cap", f"cap of {i.id}", "<=", i.cap, (ycol[sel], np.ones(int(sel.sum()))),
-                         f"instrument {i.id} may commit at most {i.cap:,.0f}"))
-    if m_pairs:
-        rows.append(("budget", "budget", "<=", budget, (ycol, np.ones(m_pairs)),
-                     f"the fund may commit at most {budget:,.0f}"
-                     + (" (the instruments' caps together)" if cons.budget is None or cons.budget >= cap_total else "")))
+    k_inst = len(inst)
+    if explicit:
+        for k, i in enumerate(inst):
+            sel = pair_i == k
+            if sel.any():
+                rows.append(("cap", f"cap of {i.id}", "<=", i.cap, (ycol[sel], np.ones(int(sel.sum()))),
+                             f"instrument {i.id} may commit at most {i.cap:,.0f}"))
+    else:
+        idx = np.nonzero(selectable)[0]
+        ub_sel = np.where(elig, ub, 0.0)[idx]
+        for mask in range(1, 2 ** k_inst):
+            inside = [j for j in range(k_inst) if mask >> j & 1]
+            outside = [j for j in range(k_inst) if not mask >> j & 1]
+            d = cost[idx] - ub_sel[:, outside].sum(axis=1)
+            nz = d > cost[idx] * 1e-9
+            cap_t = float(sum(inst[j].cap for j in inside))
+            if not nz.any() or d[nz].sum() <= cap_t * (1 - 1e-12):
+                continue  # can never bind
+            names = [inst[j].id for j in inside]
+            if len(names) == 1:
+                name, detail = (f"cap of {names[0]}",
+                                f"instrument {names[0]} may commit at most {cap_t:,.0f} (counting the part of "
+                                "each project no other instrument can carry)")
+            else:
+                name, detail = (f"caps of {' + '.join(names)}",
+                                f"instruments {', '.join(names)} may commit at most {cap_t:,.0f} together "
+                                "(counting the part of each project only they can carry)")
+            rows.append(("cap", name, "<=", cap_t, (idx[nz], d[nz]), detail))
+    budget_detail = (f"the fund may commit at most {budget:,.0f}"
+                     + (" (the instruments' caps together)" if cons.budget is None or cons.budget >= cap_total else ""))
+    if explicit and m_pairs:
+        rows.append(("budget", "budget", "<=", budget, (ycol, np.ones(m_pairs)), budget_detail))
+    elif not explicit and selectable.any() and cost[selectable].sum() > budget:
+        idx = np.nonzero(selectable)[0]
+        rows.append(("budget", "budget", "<=", budget, (idx, cost[idx]), budget_detail))
     for city, f in floors.items():
         sel = (cities == city) & selectable
         rows.append(("floor", f"floor of {city}", ">=", f, (np.nonzero(sel)[0], cost[sel]),
@@ -535,7 +599,7 @@ def _build(projects, instruments: Sequence[Instrument], cons: Constraints) -> _M
             rows.append(("sector", f"sector limit of {s}", "<=", lim, (np.nonzero(sel)[0], cost[sel]),
                          f"sector {s} may receive at most {lim:,.0f}"))
     # structural rows
-    if m_pairs:
+    if explicit and m_pairs:
         order = np.argsort(pair_p, kind="stable")
         pp = pair_p[order]
         starts = np.searchsorted(pp, np.arange(n))
@@ -568,26 +632,27 @@ def _build(projects, instruments: Sequence[Instrument], cons: Constraints) -> _M
                          (np.array([index[p], index[q]]), np.array([1.0, 1.0])), ""))
     return _Model(df=df, inst=inst, cons=cons, scale=scale, budget=budget, w=w, cost=cost, pair_p=pair_p,
                   pair_i=pair_i, pair_ub=pair_ub, x_ub=x_ub, excluded=excluded, cycles=links.requires_cycles,
-                  floors=floors, rows=rows)
+                  floors=floors, rows=rows, explicit=explicit, cover=cover, dsf=dsf, loans_per_p=loans_per_p)
 
 
 _BANNER_LOCK = threading.Lock()
 _BANNER_DONE = False
+_THREADS: list = [None]
+"""Thread count of HiGHS's process-wide scheduler, fixed by the first run: a later instance asking for
+another count makes ``run`` fail (status Notset), so a change resets the scheduler first."""
 
 
-def _highs():
+def _highs(threads: int | None = None):
     """A silent HiGHS instance. HiGHS prints a banner to the process's stdout the first time one is made
-    (before any option can be set); it is sent to /dev/null so that `--json` output stays clean."""
+    (before any option can be set); it is sent to /dev/null so that `--json` output stays clean.
+    ``threads``: HiGHS's thread count (None: its default); every instance of a solve asks for the same."""
     global _BANNER_DONE
     import highspy
 
     with _BANNER_LOCK:
         if not _BANNER_DONE:
             sys.stdout.flush()
-            try:
-                fd = sys.stdout.fileno()
-            except (AttributeError, ValueError, OSError):
-                fd = 1
+            fd = 1  # C's stdout, whatever Python's sys.stdout wraps
             saved = os.dup(fd)
             devnull = os.open(os.devnull, os.O_WRONLY)
             try:
@@ -600,7 +665,13 @@ def _highs():
             _BANNER_DONE = True
         else:
             h = highspy.Highs()
+        want = int(threads) if threads else 0
+        if _THREADS[0] is not None and _THREADS[0] != want:
+            highspy.Highs.resetGlobalScheduler(True)
+        _THREADS[0] = want
     h.setOptionValue("output_flag", False)
+    if want:
+        h.setOptionValue("threads", want)
     return h
 
 
@@ -611,7 +682,7 @@ def _assemble(model: _Model, *, elastic: bool = False):
     import scipy.sparse as sp
 
     n = model.df.height
-    m_pairs = len(model.pair_p)
+    m_pairs = model.ncols - n
     S = model.scale
     rows = model.rows
     inf = highspy.kHighsInf
@@ -621,8 +692,8 @@ def _assemble(model: _Model, *, elastic: bool = False):
     for r, (fam, _name, sense, rhs, (cols, coefs), _d) in enumerate(rows):
         money_row = fam in ("cap", "budget", "floor", "ceiling", "sector", "split", "coverage")
         coefs = np.asarray(coefs, dtype=float)
-        if fam in ("floor", "ceiling", "sector", "split"):
-            coefs = np.where(np.asarray(cols) < n, coefs / S, coefs)  # c_p x_p in scaled money
+        if money_row:
+            coefs = np.where(np.asarray(cols) < n, coefs / S, coefs)  # money coefficients of x, scaled
         r_idx.append(np.full(len(cols), r))
         c_idx.append(np.asarray(cols))
         vals.append(coefs)
@@ -641,7 +712,7 @@ def _assemble(model: _Model, *, elastic: bool = False):
     else:
         A = sp.csc_matrix((0, ncol))
     col_lo = np.zeros(ncol)
-    col_hi = np.concatenate([model.x_ub, model.pair_ub / S, np.full(len(relax), inf)])
+    col_hi = np.concatenate([model.x_ub, (model.pair_ub / S)[:m_pairs], np.full(len(relax), inf)])
     if elastic:
         cost = np.concatenate([np.zeros(n + m_pairs), [1.0 / s for (_r, _se, s) in relax]])
         sense = highspy.ObjSense.kMinimize
@@ -664,20 +735,132 @@ def _assemble(model: _Model, *, elastic: bool = False):
     return lp, relax
 
 
-def _run(lp, cons: Constraints, *, gap: float | None = None):
+def _start_vector(model: _Model, start) -> np.ndarray | None:
+    """Column values of a feasible starting portfolio (None when there is none to use)."""
+    if start is None or start.violations or not start.chosen:
+        return None
+    ids = model.df["id"].to_numpy()
+    x = np.isin(ids, np.array(start.chosen, dtype=object)).astype(float)
+    if (x > model.x_ub).any():
+        return None
+    vec = np.zeros(model.ncols)
+    vec[:len(x)] = x
+    if model.explicit:
+        amount = {(p, i): a for p, i, a in start.allocations.iter_rows()}
+        inst_ids = [i.id for i in model.inst]
+        vec[len(x):] = [amount.get((ids[p], inst_ids[i]), 0.0) / model.scale
+                        for p, i in zip(model.pair_p, model.pair_i)]
+    return vec
+
+
+def _root(model: _Model, lp, cons: Constraints, start):
+    """Work at the root before branching: solve the LP relaxation, build an incumbent from it (projects
+    taken in order of their LP value, then cost per tonne, with the same rule checks as the greedy walk),
+    keep the better of that and ``start``, and fix by reduced cost every x_p whose flip would bring the LP
+    bound below the incumbent (for a maximisation at LP optimum z*, any feasible x has
+    w.x <= z* + sum_j rc_j (x_j - x*_j), so x_p at 0 with z* + rc_p < incumbent is 0 in every better
+    portfolio, and likewise at 1). Exact: no portfolio better than the incumbent is cut off, and the
+    incumbent itself stays feasible. Returns the (re-bounded) model, the start vector and counts."""
     import highspy
 
-    h = _highs()
+    n = model.df.height
+    wscale = float(np.abs(model.w[model.x_ub > 0]).mean()) or 1.0
+    best, best_val = None, -math.inf
+    if start is not None and not start.violations:
+        vec = _start_vector(model, start)
+        if vec is not None:
+            best, best_val = vec, float(model.w[vec[:n] > 0.5].sum()) / wscale
+    info = {"fixed_by_reduced_cost": 0}
+    h = _highs(cons.threads)
     h.passModel(lp)
+    h.setOptionValue("solve_relaxation", True)
+    h.setOptionValue("time_limit", float(cons.time_limit) / 4)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return lp, best, info
+    solution = h.getSolution()
+    z_lp = h.getInfo().objective_function_value
+    x_lp = np.asarray(solution.col_value)[:n]
+    rc = np.asarray(solution.col_dual)[:n]
+    with np.errstate(divide="ignore"):
+        ratio = np.where(model.w > 0, model.cost / np.where(model.w > 0, model.w, 1), np.inf)
+    order = np.lexsort((np.arange(n), ratio, -np.round(x_lp, 6)))
+    chosen, violations = _fill(model, order, (model.x_ub > 0) & (model.w > 0))
+    val = float(model.w[chosen].sum()) / wscale
+    if not violations and val > best_val:
+        frame = _alloc_frame(model, _split(model, chosen)) if model.explicit else None
+        g = GreedyResult("lp", 0, 0, 0, model.df["id"].filter(pl.Series(chosen)).to_list(), frame, [])
+        vec = _start_vector(model, g)
+        if vec is not None:
+            best, best_val = vec, val
+    info["lp_bound"] = float(z_lp * wscale)
+    # core problem (after Balas and Zemel's knapsack core): keep free the projects whose reduced cost is
+    # smallest (the fractional ones among them), fix the rest at their LP values, and solve that small
+    # MILP for a better incumbent; every solution of it is a portfolio of the full model
+    free = (model.x_ub > 0) & (model.w > 0)
+    frac = int(((x_lp > 1e-6) & (x_lp < 1 - 1e-6)).sum())
+    k_core = min(int(free.sum()), max(1000, 8 * frac + 200))
+    if k_core < free.sum():
+        core = np.zeros(n, dtype=bool)
+        cand = np.nonzero(free)[0]
+        core[cand[np.argsort(np.abs(rc[cand]), kind="stable")[:k_core]]] = True
+        lo0, hi0 = np.asarray(lp.col_lower_).copy(), np.asarray(lp.col_upper_).copy()
+        lo, hi = lo0.copy(), hi0.copy()
+        fixed = np.round(np.clip(x_lp, 0, 1))
+        lo[:n] = np.where(core, lo0[:n], np.minimum(fixed, hi0[:n]))
+        hi[:n] = np.where(core, hi0[:n], np.minimum(fixed, hi0[:n]))
+        lp.col_lower_, lp.col_upper_ = lo, hi
+        h2 = _highs(cons.threads)
+        h2.passModel(lp)
+        lp.col_lower_, lp.col_upper_ = lo0, hi0
+        h2.setOptionValue("mip_rel_gap", float(cons.mip_rel_gap) / 4)
+        h2.setOptionValue("time_limit", float(cons.time_limit) / 4)
+        if best is not None and (best[:n][~core] == fixed[~core]).all():
+            s0 = highspy.HighsSolution()
+            s0.col_value = best.tolist()
+            s0.value_valid = True
+            h2.setSolution(s0)
+        h2.run()
+        if h2.getInfo().primal_solution_status == 2:
+            vec = np.asarray(h2.getSolution().col_value)
+            val = float(model.w[vec[:n] > 0.5].sum()) / wscale
+            if val > best_val:
+                best, best_val = vec, val
+        info["core"] = k_core
+    if best is None:
+        return lp, None, info
+    margin = 1e-6 * max(1.0, abs(best_val))
+    x_best = best[:n] > 0.5
+    at_lo = (x_lp <= 1e-9) & (z_lp + rc < best_val - margin) & ~x_best
+    at_hi = (x_lp >= 1 - 1e-9) & (z_lp - rc < best_val - margin) & x_best
+    lo = np.asarray(lp.col_lower_).copy()
+    hi = np.asarray(lp.col_upper_).copy()
+    hi[:n][at_lo] = 0.0
+    lo[:n][at_hi] = 1.0
+    lp.col_lower_, lp.col_upper_ = lo, hi
+    info["fixed_by_reduced_cost"] = int(at_lo.sum() + at_hi.sum())
+    return lp, best, info
+
+
+def _run(lp, cons: Constraints, *, gap: float | None = None, start: np.ndarray | None = None):
+    import highspy
+
+    h = _highs(cons.threads)
+    h.passModel(lp)
+    if start is not None:
+        sol0 = highspy.HighsSolution()
+        sol0.col_value = start.tolist()
+        sol0.value_valid = True
+        h.setSolution(sol0)
     h.setOptionValue("mip_rel_gap", float(cons.mip_rel_gap if gap is None else gap))
     h.setOptionValue("time_limit", float(cons.time_limit))
-    if cons.threads:
-        h.setOptionValue("threads", int(cons.threads))
     h.setOptionValue("random_seed", 0)
     t0 = time.perf_counter()
-    h.run()
+    run = h.run()
     secs = time.perf_counter() - t0
     status = h.getModelStatus()
+    if run == highspy.HighsStatus.kError and status == highspy.HighsModelStatus.kNotset:
+        raise RuntimeError("HiGHS refused to run the model (kError before solving)")
     info = h.getInfo()
     has_sol = info.primal_solution_status == 2
     sol = np.asarray(h.getSolution().col_value) if has_sol else None
@@ -686,7 +869,7 @@ def _run(lp, cons: Constraints, *, gap: float | None = None):
 
 # solving -----------------------------------------------------------------------------------------
 def solve(projects, instruments: Sequence[Instrument], constraints: Constraints | None = None, *,
-          diagnose: bool = True) -> PlanResult:
+          diagnose: bool = True, start: "GreedyResult | None" = None) -> PlanResult:
     """The optimal portfolio (see the module docstring for the model).
 
     Parameters
@@ -700,6 +883,10 @@ def solve(projects, instruments: Sequence[Instrument], constraints: Constraints 
     constraints : Constraints
     diagnose : bool
         On infeasibility, solve the elastic model to name the binding rows (False: quick checks only).
+    start : GreedyResult, optional
+        A portfolio to start from (the spreadsheet method's, for the same inputs and rules); used when it
+        meets every rule. HiGHS then only has to close the gap, which on large pipelines saves most of
+        the time.
     """
     cons = constraints or Constraints()
     t0 = time.perf_counter()
@@ -712,10 +899,13 @@ def solve(projects, instruments: Sequence[Instrument], constraints: Constraints 
         return PlanResult(status="infeasible", message=_infeasible_message(quick), binding=quick,
                           seconds=time.perf_counter() - t0, **base)
     if (model.x_ub > 0).sum() == 0:
-        return _result(model, np.zeros(model.df.height + len(model.pair_p)), "optimal",
+        return _result(model, np.zeros(model.ncols), "optimal",
                        "no project can be chosen", 0.0, 0.0, time.perf_counter() - t0, base)
     lp, _ = _assemble(model)
-    status, info, sol, secs, hs = _run(lp, cons)
+    lp, start_vec, root = _root(model, lp, cons, start)
+    size.update(root)
+    left = max(1.0, cons.time_limit - (time.perf_counter() - t0))  # the time limit covers the root work too
+    status, info, sol, secs, hs = _run(lp, Constraints(**{**cons.__dict__, "time_limit": left}), start=start_vec)
     M = hs.HighsModelStatus
     if status in (M.kInfeasible, M.kUnboundedOrInfeasible):
         binding = _elastic(model) if diagnose else []
@@ -733,25 +923,20 @@ def solve(projects, instruments: Sequence[Instrument], constraints: Constraints 
     bound = float(info.mip_dual_bound) * wscale if math.isfinite(info.mip_dual_bound) else None
     gap = max(0.0, float(info.mip_gap)) if math.isfinite(info.mip_gap) else None
     state = "optimal" if status == M.kOptimal else "feasible"
+    shown = f"{gap:.3%}" if gap is not None else "unknown"
     msg = (f"optimal (gap {gap:.4%} <= {cons.mip_rel_gap:.4%})" if state == "optimal"
-           else f"stopped ({status.name.removeprefix('k')}) with a gap of {gap if gap is not None else float('nan'):.3%}")
-    return _result(model, sol, state, msg, gap, bound, time.perf_counter() - t0, base, solver_seconds=secs)
+           else f"stopped ({status.name.removeprefix('k')}) with a gap of {shown}")
+    size["solver_seconds"] = round(secs, 3)
+    return _result(model, sol, state, msg, gap, bound, time.perf_counter() - t0, base)
 
 
-def _result(model: _Model, sol, status, message, gap, bound, seconds, base, solver_seconds=None) -> PlanResult:
+def _result(model: _Model, sol, status, message, gap, bound, seconds, base) -> PlanResult:
     n = model.df.height
     x = np.asarray(sol[:n]) > 0.5
-    y = np.asarray(sol[n:n + len(model.pair_p)]) * model.scale
-    y = np.where(x[model.pair_p], y, 0.0)
-    # clean solver noise: each chosen project's parts sum exactly to its cost
+    y = _split(model, x)
     df = model.df
     ids = df["id"].to_numpy()
-    keep = y > model.cost[model.pair_p] * 1e-9
-    alloc = pl.DataFrame({"project": ids[model.pair_p[keep]],
-                          "instrument": np.array([model.inst[i].id for i in model.pair_i[keep]], dtype=object)
-                          if keep.any() else np.array([], dtype=str),
-                          "amount": y[keep]}, schema={"project": pl.String, "instrument": pl.String,
-                                                      "amount": pl.Float64})
+    alloc = _alloc_frame(model, y)
     cost = model.cost
     years = _years(df, model.cons)
     ann = df["annual_abatement"].to_numpy()
@@ -761,11 +946,78 @@ def _result(model: _Model, sol, status, message, gap, bound, seconds, base, solv
     return PlanResult(
         status=status, message=message, objective=float(model.w[x].sum()),
         abatement_t=float((ann * years)[x].sum()), annual_abatement_t=float(ann[x].sum()),
-        pm25_t=float((df["pm25"].to_numpy() * years)[x].sum()), water_t=float((df["water"].to_numpy() * years)[x].sum()),
+        pm25_t=float((df["pm25"].to_numpy() * years)[x].sum()),
+        water_t=float((df["water"].to_numpy() * years)[x].sum()),
         committed=float(cost[x].sum()), gap=gap, bound=bound, seconds=seconds, chosen=sorted(ids[x].tolist()),
-        allocations=alloc.sort("project", "instrument"),
+        allocations=alloc,
         by_instrument={i.id: float(alloc.filter(pl.col("instrument") == i.id)["amount"].sum()) for i in model.inst},
         by_city=by("city"), by_sector=by("sector"), **base)
+
+
+_PREFERENCE = {"loan": 0.0, "equity": 1.0, "grant": 2.0}
+"""Per-unit cost of each kind when splitting a chosen portfolio: repayable money first, grants last."""
+
+
+def _split(model: _Model, x: np.ndarray) -> np.ndarray:
+    """Amounts y_pi [base currency] financing the chosen projects ``x``: a transportation LP (exact
+    split, caps, loan coverage) that, among the feasible splits, uses loans first, then equity, then
+    grants. Feasible whenever ``x`` satisfies the model (supply-demand theorem); should the MIP's own
+    tolerance leave it a hair infeasible, the limits are widened by 1e-6 (relative) and it is re-solved."""
+    import highspy
+    import scipy.sparse as sp
+
+    y = np.zeros(len(model.pair_p))
+    on = np.nonzero(x[model.pair_p])[0]
+    if not len(on):
+        return y
+    S = model.scale
+    pp, pi = model.pair_p[on], model.pair_i[on]
+    chosen = np.unique(pp)
+    row_of = {p: r for r, p in enumerate(chosen)}
+    r_split = np.array([row_of[p] for p in pp])
+    k = len(model.inst)
+    rows_r = [r_split, len(chosen) + pi]
+    cols_c = [np.arange(len(on)), np.arange(len(on))]
+    vals = [np.ones(len(on)), np.ones(len(on))]
+    lo = [model.cost[chosen] / S, np.full(k, -highspy.kHighsInf)]
+    hi = [model.cost[chosen] / S, np.array([i.cap for i in model.inst]) / S]
+    multi = [p for p in chosen if model.loans_per_p[p] > 1]
+    is_loan = np.array([i.kind == "loan" for i in model.inst])
+    for j, p in enumerate(multi):
+        sel = np.nonzero((pp == p) & is_loan[pi])[0]
+        rows_r.append(np.full(len(sel), len(chosen) + k + j))
+        cols_c.append(sel)
+        vals.append(model.dsf[pi[sel]])
+        lo.append(np.array([-highspy.kHighsInf]))
+        hi.append(np.array([model.cover[p] / S]))
+    nrow = len(chosen) + k + len(multi)
+    A = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows_r), np.concatenate(cols_c))), shape=(nrow, len(on)))
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(on), nrow
+    lp.col_cost_ = np.array([_PREFERENCE[model.inst[i].kind] + 1e-6 * i for i in pi])
+    lp.col_lower_, lp.col_upper_ = np.zeros(len(on)), model.pair_ub[on] / S
+    lp.row_lower_, lp.row_upper_ = np.concatenate(lo), np.concatenate(hi)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(float)
+    h = _highs(model.cons.threads)
+    h.passModel(lp)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:  # the MIP's tolerance: widen a hair
+        lp.col_upper_ = np.asarray(lp.col_upper_) * (1 + 1e-6)
+        split_rows = len(chosen)
+        up = np.asarray(lp.row_upper_).copy()
+        up[split_rows:] *= 1 + 1e-6
+        lp.row_upper_ = up
+        h.passModel(lp)
+        h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:  # pragma: no cover - guarded by the model
+        raise RuntimeError(f"could not split the chosen portfolio across instruments ({h.getModelStatus().name})")
+    v = np.clip(np.asarray(h.getSolution().col_value), 0, None) * S
+    v[v < model.cost[pp] * 1e-9] = 0.0
+    y[on] = v
+    return y
 
 
 # infeasibility ---------------------------------------------------------------------------------------
@@ -805,7 +1057,7 @@ def _elastic(model: _Model) -> list[dict]:
     status, _info, sol, _secs, _hs = _run(lp, cons)
     if sol is None:
         return []
-    base = model.df.height + len(model.pair_p)
+    base = model.ncols
     out = []
     for j, (r, _sense, _s) in enumerate(relax):
         slack = float(sol[base + j]) * model.scale
@@ -819,7 +1071,9 @@ def _elastic(model: _Model) -> list[dict]:
 
 def _infeasible_message(binding: list[dict]) -> str:
     head = binding[0]
-    more = f" (and {len(binding) - 1} more: {', '.join(b['constraint'] for b in binding[1:4])})" if len(binding) > 1 else ""
+    more = ""
+    if len(binding) > 1:
+        more = f" (and {len(binding) - 1} more: {', '.join(b['constraint'] for b in binding[1:4])})"
     return f"no portfolio meets every rule; binding: {head['constraint']} - {head['detail']}{more}"
 
 
@@ -855,6 +1109,24 @@ def greedy(projects, instruments: Sequence[Instrument], constraints: Constraints
     else:
         raise InvalidInput("rank_by must be cost_per_tonne or mac", field="rank_by")
     order = np.lexsort((np.arange(n), key))
+    chosen, violations = _fill(model, order, np.isfinite(key))
+    years = _years(df, cons)
+    return GreedyResult(rank_by=rank_by, objective=float(w[chosen].sum()),
+                        abatement_t=float((df["annual_abatement"].to_numpy() * years)[chosen].sum()),
+                        committed=float(cost[chosen].sum()),
+                        chosen=sorted(np.array(ids, dtype=object)[chosen].tolist()),
+                        allocations=_alloc_frame(model, _split(model, chosen)), violations=violations)
+
+
+def _fill(model: _Model, order: np.ndarray, usable: np.ndarray):
+    """Take projects in ``order`` (floors first, city by city), each with what it requires, whenever the
+    rules still allow; returns (chosen mask, violations). Financing is checked exactly with the model's
+    cut rows, or (explicit model: several loans on a project) by a split found walking the instruments."""
+    cons = model.cons
+    df = model.df
+    n = df.height
+    ids = df["id"].to_list()
+    cost = model.cost
     inst = model.inst
     cap_left = np.array([i.cap for i in inst], dtype=float)
     budget_left = model.budget
@@ -881,7 +1153,12 @@ def greedy(projects, instruments: Sequence[Instrument], constraints: Constraints
     for lst in pairs_of:
         lst.sort(key=lambda t: (_GREEDY_ORDER[inst[t[0]].kind], t[0]))
     saving = np.clip(df["annual_saving"].to_numpy(), 0, None) / cons.min_dscr
-    alloc: list[tuple[str, str, float]] = []
+    cuts = [r for r in model.rows if r[0] == "cap"] if not model.explicit else []
+    cut_d = np.zeros((len(cuts), n))
+    for j, (_f, _nm, _se, _rhs, (cols, coefs), _d) in enumerate(cuts):
+        cut_d[j, cols] = coefs
+    cut_cap = np.array([r[3] for r in cuts])
+    cut_used = np.zeros(len(cuts))
 
     def try_add(k: int) -> bool:
         nonlocal budget_left
@@ -912,24 +1189,29 @@ def greedy(projects, instruments: Sequence[Instrument], constraints: Constraints
             return False
         if any(sector_used.get(s, 0.0) + v > sector_lim.get(s, math.inf) * (1 + 1e-12) for s, v in ds.items()):
             return False
-        left = cap_left.copy()
-        parts = []
-        for q in members:
-            rest = cost[q]
-            cover = saving[q]
-            for i, u in pairs_of[q]:
-                take = min(rest, u, left[i])
-                if inst[i].kind == "loan":
-                    take = min(take, cover / inst[i].debt_service_factor)
-                    cover -= take * inst[i].debt_service_factor
-                if take > 0:
-                    parts.append((ids[q], inst[i].id, take))
-                    left[i] -= take
-                    rest -= take
-                if rest <= cost[q] * 1e-12:
-                    break
-            if rest > cost[q] * 1e-9:
+        if model.explicit:  # a split found walking the instruments (repayable money first)
+            left = cap_left.copy()
+            for q in members:
+                rest = cost[q]
+                cover = saving[q]
+                for i, u in pairs_of[q]:
+                    take = min(rest, u, left[i])
+                    if inst[i].kind == "loan":
+                        take = min(take, cover / inst[i].debt_service_factor)
+                        cover -= take * inst[i].debt_service_factor
+                    if take > 0:
+                        left[i] -= take
+                        rest -= take
+                    if rest <= cost[q] * 1e-12:
+                        break
+                if rest > cost[q] * 1e-9:
+                    return False
+        else:  # exact: the supply-demand (cut) rows of the model
+            add = cut_d[:, members].sum(axis=1)
+            if (cut_used + add > cut_cap * (1 + 1e-9)).any():
                 return False
+            cut_used[:] += add
+            left = cap_left
         cap_left[:] = left
         budget_left -= need
         for c, v in dc.items():
@@ -937,7 +1219,6 @@ def greedy(projects, instruments: Sequence[Instrument], constraints: Constraints
         for s, v in ds.items():
             sector_used[s] = sector_used.get(s, 0.0) + v
         chosen[members] = True
-        alloc.extend(parts)
         return True
 
     for city, f in sorted(model.floors.items()):
@@ -947,17 +1228,21 @@ def greedy(projects, instruments: Sequence[Instrument], constraints: Constraints
             if cities[k] == city:
                 try_add(int(k))
     for k in order:
-        if np.isfinite(key[k]):
+        if usable[k]:
             try_add(int(k))
     violations = [f"floor of {c}: {city_used.get(c, 0.0):,.0f} of {f:,.0f}"
                   for c, f in sorted(model.floors.items()) if city_used.get(c, 0.0) < f * (1 - 1e-9)]
-    years = _years(df, cons)
-    frame = pl.DataFrame(alloc, schema={"project": pl.String, "instrument": pl.String, "amount": pl.Float64},
-                         orient="row")
-    return GreedyResult(rank_by=rank_by, objective=float(w[chosen].sum()),
-                        abatement_t=float((df["annual_abatement"].to_numpy() * years)[chosen].sum()),
-                        committed=float(cost[chosen].sum()), chosen=sorted(np.array(ids, dtype=object)[chosen].tolist()),
-                        allocations=frame.sort("project", "instrument"), violations=violations)
+    return chosen, violations
+
+
+def _alloc_frame(model: _Model, y: np.ndarray) -> pl.DataFrame:
+    ids = model.df["id"].to_numpy()
+    keep = y > 0
+    return pl.DataFrame({"project": ids[model.pair_p[keep]].tolist(),
+                         "instrument": [model.inst[i].id for i in model.pair_i[keep]],
+                         "amount": y[keep].tolist()},
+                        schema={"project": pl.String, "instrument": pl.String, "amount": pl.Float64}
+                        ).sort("project", "instrument")
 
 
 def compare(exact: PlanResult, spreadsheet: GreedyResult) -> dict:
@@ -992,8 +1277,8 @@ def frontier(projects, instruments: Sequence[Instrument], constraints: Constrain
     rows = []
     for k, b in enumerate(bs):
         c = Constraints(**{**cons.__dict__, "budget": float(b)})
-        ex = solve(df, instruments, c, diagnose=False)
         gr = greedy(df, instruments, c, rank_by=rank_by)
+        ex = solve(df, instruments, c, diagnose=False, start=gr)
         rows.append({"budget": float(b), "status": ex.status, "exact_abatement_t": ex.abatement_t,
                      "exact_objective": ex.objective, "greedy_abatement_t": gr.abatement_t,
                      "greedy_objective": gr.objective, "committed": ex.committed, "gap": ex.gap,

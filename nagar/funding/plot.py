@@ -51,7 +51,8 @@ def frontier_svg(frame: pl.DataFrame, *, currency: str = "JPY", title: str = "Ef
     out.append(f'<text x="18" y="{top + ph / 2}" text-anchor="middle" transform="rotate(-90 18 {top + ph / 2})">'
                'lifetime abatement [tCO2e]</text>')
     for col, colour, label, dash in (("exact_abatement_t", "#1f77b4", "exact (MILP)", ""),
-                                     ("greedy_abatement_t", "#d62728", "greedy by cost per tonne", ' stroke-dasharray="6 4"')):
+                                     ("greedy_abatement_t", "#d62728", "greedy by cost per tonne",
+                                      ' stroke-dasharray="6 4"')):
         if not frame.height:
             continue
         pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(frame["budget"].to_list(), frame[col].to_list()))
@@ -60,7 +61,8 @@ def frontier_svg(frame: pl.DataFrame, *, currency: str = "JPY", title: str = "Ef
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"/>')
     lx, ly = left + 15, top + 10
     for k, (colour, label) in enumerate((("#1f77b4", "exact (MILP)"), ("#d62728", "greedy by cost per tonne"))):
-        out.append(f'<line x1="{lx}" y1="{ly + 16 * k}" x2="{lx + 24}" y2="{ly + 16 * k}" stroke="{colour}" stroke-width="2"/>')
+        out.append(f'<line x1="{lx}" y1="{ly + 16 * k}" x2="{lx + 24}" y2="{ly + 16 * k}" stroke="{colour}" '
+                   'stroke-width="2"/>')
         out.append(f'<text x="{lx + 30}" y="{ly + 16 * k + 4}">{escape(label)}</text>')
     out.append("</svg>")
     return "\n".join(out)

@@ -157,8 +157,14 @@ def get_project(store, *, project_id: str, scope: Scope = None) -> dict:
     return row
 
 
+def _visible_city(store, city: str | None, scope: Scope) -> None:
+    if city is not None and store.get_city(city, scope=scope) is None:
+        raise NotFound(f"no city {city!r}", field="city")
+
+
 def list_projects(store, *, city: str | None = None, sector: str | None = None, status: str | None = None,
                   scope: Scope = None) -> list[dict]:
+    _visible_city(store, city, scope)
     return store.list_projects(city=city, sector=sector, status=status, scope=scope)
 
 
@@ -257,12 +263,12 @@ def make_plan(store, *, request: PlanRequest, actor: str, scope: Scope = None) -
     Infeasible rules raise InvalidInput naming the binding constraint (``details`` lists them all)."""
     fund, inst_rows, instruments, projects, frame, cons = _inputs(store, fund_id=request.fund, rules=request,
                                                                   scope=scope)
-    res = optimiser.solve(frame, instruments, cons)
+    gr = optimiser.greedy(frame, instruments, cons, rank_by=request.rank_by)
+    res = optimiser.solve(frame, instruments, cons, start=gr)
     if res.status == "infeasible":
         fam = res.binding[0]["family"] if res.binding else None
         raise InvalidInput(res.message, field=_FIELD_OF_FAMILY.get(fam, "rules"),
                            details={"binding": res.binding, "excluded_projects": len(res.excluded)})
-    gr = optimiser.greedy(frame, instruments, cons, rank_by=request.rank_by)
     plan = {
         "id": f"plan-{uuid.uuid4().hex[:12]}" if request.save and res.status != "no_solution" else None,
         "fund": fund["id"], "base_currency": fund["base_currency"], "status": res.status, "message": res.message,
@@ -316,6 +322,15 @@ def adopt_plan(store, *, plan_id: str, actor: str) -> dict:
     store.adopt_plan(plan_id, allocations)
     return {"plan": plan_id, "projects": len(items), "allocations": len(allocations),
             "committed_base": sum(a["amount_base"] for a in allocations), "actor": actor}
+
+
+def default_fund(store) -> str:
+    """The fund to use when a caller names none: the only one there is."""
+    funds = store.list_funds()
+    if len(funds) != 1:
+        raise InvalidInput("name the fund" + (f" (one of {', '.join(f['id'] for f in funds)})" if funds else
+                                              "; none exists yet"), field="fund")
+    return funds[0]["id"]
 
 
 def frontier(store, *, fund_id: str, rules: PlanRules, points: int = 10, scope: Scope = None,
@@ -383,6 +398,7 @@ def mrv_report(store, *, project_id: str, scope: Scope = None) -> dict:
 
 def mrv_summary(store, *, city: str | None = None, scope: Scope = None) -> dict:
     """Planned against realised abatement to date for every funded project the caller may see."""
+    _visible_city(store, city, scope)
     items = []
     for p in store.list_projects(city=city, status="funded", scope=scope):
         r = mrv_report(store, project_id=p["id"], scope=scope)

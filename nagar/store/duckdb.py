@@ -28,6 +28,7 @@ from nagar.core.units import PARAMETERS
 from .base import COUNTED_FLAGS, FLAGS, OBSERVATION_SCHEMA, Aggregation, StoreStats, WriteCounts
 from .migrations import MIGRATIONS
 from .climate_tables import ClimateTables
+from .funding_tables import FundingTables
 from .mqtt_tables import MqttTables
 from .security_tables import SecurityTables
 
@@ -78,7 +79,7 @@ def _translate(exc: duckdb.Error) -> StoreError:
     return StoreError(f"database error: {exc}", transient=transient)
 
 
-class DuckDBStore(SecurityTables, ClimateTables, MqttTables):
+class DuckDBStore(SecurityTables, ClimateTables, FundingTables, MqttTables):
     """The :class:`nagar.store.base.Store` protocol over an embedded DuckDB file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False):
@@ -102,10 +103,9 @@ class DuckDBStore(SecurityTables, ClimateTables, MqttTables):
     def _migrate(self) -> None:
         with self._lock:
             self._con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = self._con.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = row[0] or 0
+            applied = {r[0] for r in self._con.execute("SELECT version FROM schema_version").fetchall()}
             for version, statements in MIGRATIONS:
-                if version <= current:
+                if version in applied:  # a set, not a high-water mark: domains number independently
                     continue
                 with self._tx() as con:
                     for sql in statements:

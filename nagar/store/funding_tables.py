@@ -20,6 +20,7 @@ _PROJECT_COLS = ("id", "city", "name", "sector", "capital_cost", "currency", "an
 _PLAN_COLS = ("id", "fund_id", "created_at", "actor", "status", "objective", "request", "result", "adopted_at")
 _ALLOC_COLS = ("plan_id", "project_id", "city", "instrument_id", "amount_base", "amount", "currency")
 _MRV_COLS = ("project_id", "city", "year", "metric", "value", "grid_factor", "recorded_at", "actor")
+_PROJECT_DEFAULTS = {"annual_saving": 0.0, "pm25": 0.0, "water": 0.0}
 _JSON = {"fx": "{}", "sectors": None, "eligible_instruments": "[]", "requires": "[]", "excludes": "[]",
          "request": "{}", "result": "{}"}
 
@@ -73,7 +74,10 @@ def _upsert_many(con, table: str, cols: tuple, key: tuple, values: list[list]) -
         con.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(cols)} FROM {name} "
                     f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {upd}")
     finally:
-        con.unregister(name)
+        try:
+            con.unregister(name)
+        except Exception:  # the transaction failed: the error above is the one to see; rollback drops it
+            pass
 
 
 class FundingTables:
@@ -135,7 +139,9 @@ class FundingTables:
                 "SELECT id, status FROM funding_projects WHERE list_contains(?, id)", [ids]).fetchall()}
             values = []
             for r in rows:
-                r = {**r, "updated_at": now, "status": r.get("status") or existing.get(r["id"], "candidate")}
+                r = {**{k: v for k, v in _PROJECT_DEFAULTS.items() if r.get(k) is None}, **{
+                    k: v for k, v in r.items() if v is not None}, "updated_at": now,
+                     "status": r.get("status") or existing.get(r["id"], "candidate")}
                 values.append([_dump(c, r.get(c)) for c in _PROJECT_COLS])
             _upsert_many(con, "funding_projects", _PROJECT_COLS, ("id",), values)
         return len(set(ids) - set(existing))
@@ -165,7 +171,8 @@ class FundingTables:
     # plans and allocations ---------------------------------------------------------------------
     def save_plan(self, row: dict) -> None:
         with self._tx() as con:
-            con.execute(f"INSERT INTO funding_plans ({', '.join(_PLAN_COLS)}) VALUES ({', '.join('?' * len(_PLAN_COLS))})",
+            con.execute(f"INSERT INTO funding_plans ({', '.join(_PLAN_COLS)}) "
+                        f"VALUES ({', '.join('?' * len(_PLAN_COLS))})",
                         [_dump(c, row.get(c)) for c in _PLAN_COLS])
 
     def get_plan(self, plan_id: str) -> dict | None:

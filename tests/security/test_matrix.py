@@ -283,6 +283,9 @@ TABLE: dict[tuple[str, str], Route] = {
 from tests.climate.matrix_rows import climate_rows  # noqa: E402
 
 TABLE.update(climate_rows(globals()))
+from tests.funding.matrix_rows import funding_rows  # noqa: E402
+
+TABLE.update(funding_rows(globals()))
 
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
           "username": "grantee"}
