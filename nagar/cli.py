@@ -89,6 +89,12 @@ def demo(
 
             load_climate_demo(store)
             console.print("Dhaka's demonstration GHG inventory loaded (`nagar inventory show --city dhaka --year 2023`).")
+            from nagar.funding.demo import load_funding_demo
+
+            with console.status("Building the fund's demo pipeline and solving its first tranche..."):
+                fund = load_funding_demo(store)
+            console.print(f"Fund demo: {fund['projects']} candidate projects in 28 cities, "
+                          f"{fund['funded']} funded in the first tranche (`nagar plan --help`).")
         else:
             console.print(f"Demo data already in {settings.db}.")
         from nagar.demo.service import ensure_demo_accounts
