@@ -122,8 +122,11 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     if web_views is not None and hasattr(web_views, "router"):
         from nagar.web import auth as web_auth
 
+        from nagar.web import climate_views
+
         app.include_router(web_views.router)
         app.include_router(web_auth.router)
+        app.include_router(climate_views.router)
         if hasattr(web_views, "mount_static"):
             web_views.mount_static(app)
     app.include_router(docs_router)

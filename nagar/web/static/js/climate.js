@@ -1,0 +1,266 @@
+/* Nagar climate page: a city's GPC inventory (stacked by scope) and its BAU / portfolio pathway.
+ *
+ * Configuration from data-* attributes of <body>, words from /i18n/<lang>.json (t()), data from the
+ * JSON API. No inline script or style (strict Content-Security-Policy).
+ */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var cfg = {
+    api: body.dataset.api || "/api/v1",
+    locale: body.dataset.locale || "en-GB",
+    i18nUrl: body.dataset.i18nUrl,
+    city: body.dataset.city || "dhaka",
+    year: body.dataset.year || "",
+  };
+
+  var MESSAGES = {};
+  function t(msgid) {
+    return MESSAGES[msgid] || msgid;
+  }
+  function fmt(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (whole, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
+    });
+  }
+
+  var SECTORS = {
+    I: function () { return t("Stationary energy"); },
+    II: function () { return t("Transportation"); },
+    III: function () { return t("Waste"); },
+    IV: function () { return t("Industrial processes and product use"); },
+    V: function () { return t("Agriculture, forestry and other land use"); },
+  };
+  var SCOPES = [
+    { key: "scope1_t", label: function () { return t("Scope 1"); }, colour: "#0f5c4d" },
+    { key: "scope2_t", label: function () { return t("Scope 2"); }, colour: "#4f9d8b" },
+    { key: "scope3_t", label: function () { return t("Scope 3"); }, colour: "#c9a227" },
+  ];
+  var MILESTONES = [2041, 2050];
+
+  var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 0 });
+  function num(v) {
+    return v === null || v === undefined || isNaN(v) ? "–" : nf.format(Math.round(v));
+  }
+
+  function getJSON(url, options) {
+    var opts = Object.assign({ headers: { Accept: "application/json" }, credentials: "same-origin" }, options || {});
+    return fetch(url, opts).then(function (r) {
+      if (!r.ok) {
+        var err = new Error(r.status + " " + url);
+        err.status = r.status;
+        throw err;
+      }
+      return r.json();
+    });
+  }
+  function api(path, params) {
+    var q = new URLSearchParams();
+    Object.keys(params || {}).forEach(function (k) {
+      if (params[k] !== null && params[k] !== undefined && params[k] !== "") q.set(k, params[k]);
+    });
+    var qs = q.toString();
+    return getJSON(cfg.api + path + (qs ? "?" + qs : ""));
+  }
+  function csrfHeader() {
+    var m = /(?:^|;\s*)nagar_csrf=([^;]+)/.exec(document.cookie);
+    return m ? { "X-CSRF-Token": decodeURIComponent(m[1]) } : {};
+  }
+  function postJSON(path, payload) {
+    return getJSON(cfg.api + path, {
+      method: "POST",
+      headers: Object.assign({ Accept: "application/json", "Content-Type": "application/json" }, csrfHeader()),
+      body: JSON.stringify(payload),
+    });
+  }
+
+  function setStatus(text, isError) {
+    var el = document.getElementById("status");
+    el.textContent = text || "";
+    el.classList.toggle("error", !!isError);
+    el.hidden = !text;
+  }
+  function fail(err) {
+    if (window.console) console.error(err);
+    body.dataset.state = "error";
+    setStatus(err && err.status === 404 ? t("No inventory for this city and year.") : t("Could not load data from the server."), true);
+  }
+
+  // ------------------------------------------------------------------------------- inventory
+
+  function drawInventory(inv) {
+    var sectors = inv.totals.sectors || {};
+    var codes = Object.keys(sectors);
+    document.getElementById("total-basic").textContent = num(inv.totals.basic_t);
+    document.getElementById("total-basic-plus").textContent = num(inv.totals.basic_plus_t);
+    document.getElementById("inventory-meta").textContent = fmt(t("{year}, GWP {gwp}"), {
+      year: inv.year, gwp: String(inv.gwp || "").toUpperCase(),
+    });
+    var labels = codes.map(function (c) { return SECTORS[c] ? SECTORS[c]() : t(sectors[c].name || c); });
+    var datasets = SCOPES.map(function (s) {
+      return {
+        label: s.label(),
+        data: codes.map(function (c) { return sectors[c][s.key] || 0; }),
+        backgroundColor: s.colour,
+        stack: "scope",
+      };
+    });
+    var canvas = document.getElementById("inventory-chart");
+    new Chart(canvas, {
+      type: "bar",
+      data: { labels: labels, datasets: datasets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        scales: {
+          x: { stacked: true },
+          y: { stacked: true, title: { display: true, text: t("t CO₂e") }, ticks: { callback: function (v) { return num(v); } } },
+        },
+        plugins: {
+          tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + num(c.parsed.y); } } },
+        },
+      },
+    });
+    document.getElementById("inventory-box").dataset.bars = String(codes.length);
+  }
+
+  // --------------------------------------------------------------------------------- pathway
+
+  /** Vertical dashed lines and labels at the 2041 and 2050 milestones. */
+  var milestonePlugin = {
+    id: "milestones",
+    afterDatasetsDraw: function (chart) {
+      var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
+      var labels = chart.data.labels;
+      ctx.save();
+      MILESTONES.forEach(function (year) {
+        var i = labels.indexOf(year);
+        if (i < 0) return;
+        var px = x.getPixelForValue(i);
+        ctx.strokeStyle = "#7a4b9c";
+        ctx.setLineDash([5, 4]);
+        ctx.lineWidth = 1.5;
+        ctx.beginPath();
+        ctx.moveTo(px, area.top);
+        ctx.lineTo(px, area.bottom);
+        ctx.stroke();
+        ctx.setLineDash([]);
+        ctx.fillStyle = "#7a4b9c";
+        ctx.font = "12px system-ui, sans-serif";
+        ctx.textAlign = px > area.right - 30 ? "right" : "left";
+        ctx.fillText(String(year), px + (ctx.textAlign === "right" ? -4 : 4), area.top + 12);
+      });
+      ctx.restore();
+    },
+  };
+
+  function series(path, name) {
+    var s = (path.chart.series || []).filter(function (x) { return x.name === name; })[0];
+    return s ? s.values : [];
+  }
+
+  function drawPathway(path, nProjects) {
+    var labels = path.chart.labels || [];
+    var canvas = document.getElementById("pathway-chart");
+    new Chart(canvas, {
+      type: "line",
+      data: {
+        labels: labels,
+        datasets: [
+          { label: t("Business as usual"), data: series(path, "bau_t"), borderColor: "#b5462f", backgroundColor: "#b5462f", pointRadius: 0, borderWidth: 2 },
+          { label: t("With the portfolio"), data: series(path, "pathway_t"), borderColor: "#0f5c4d", backgroundColor: "#0f5c4d", pointRadius: 0, borderWidth: 2 },
+        ],
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        interaction: { mode: "index", intersect: false },
+        scales: { y: { title: { display: true, text: t("t CO₂e") }, ticks: { callback: function (v) { return num(v); } } } },
+        plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + num(c.parsed.y); } } } },
+      },
+      plugins: [milestonePlugin],
+    });
+    document.getElementById("pathway-box").dataset.points = String(labels.length);
+    document.getElementById("pathway-meta").textContent = fmt(t("From {year}, {n} funded projects"), {
+      year: path.base_year, n: nProjects,
+    });
+    var tbody = document.querySelector("#milestone-table tbody");
+    tbody.textContent = "";
+    (path.milestones || []).forEach(function (m) {
+      var tr = document.createElement("tr");
+      if (MILESTONES.indexOf(m.year) >= 0) tr.className = "key-milestone";
+      [String(m.year), num(m.bau_t), num(m.pathway_t), num(m.abatement_t)].forEach(function (text, i) {
+        var cell = document.createElement(i === 0 ? "th" : "td");
+        if (i === 0) cell.scope = "row"; else cell.className = "num";
+        cell.textContent = text;
+        tr.appendChild(cell);
+      });
+      tbody.appendChild(tr);
+    });
+  }
+
+  /** The city's funded projects as pathway projects (none when the funding API is not there). */
+  function fundedProjects() {
+    return api("/funding/projects", { city: cfg.city, status: "funded" }).then(
+      function (res) {
+        return (res.items || []).slice(0, 500).map(function (p) {
+          return {
+            name: String(p.name || p.id).slice(0, 80),
+            start_year: p.start_year,
+            annual_abatement_t: p.annual_abatement || 0,
+            lifetime: Math.max(1, Math.min(100, Math.round(p.lifetime_years || 1))),
+          };
+        });
+      },
+      function () { return []; }
+    );
+  }
+
+  function fillCities(cities) {
+    var select = document.getElementById("city-select");
+    if (!cities.length) return;
+    select.textContent = "";
+    cities.forEach(function (c) {
+      var opt = document.createElement("option");
+      opt.value = c.id;
+      opt.textContent = t(c.name);
+      if (c.id === cfg.city) opt.selected = true;
+      select.appendChild(opt);
+    });
+  }
+
+  function start() {
+    Promise.all([
+      getJSON(cfg.i18nUrl).catch(function () { return { messages: {} }; }),
+      api("/cities").catch(function () { return { items: [] }; }),
+    ])
+      .then(function (res) {
+        MESSAGES = res[0].messages || {};
+        setStatus(t("Loading…"));
+        fillCities(res[1].items || []);
+        return api("/climate/inventory", { city: cfg.city, year: cfg.year, format: "json" });
+      })
+      .then(function (inv) {
+        drawInventory(inv);
+        if (!cfg.year) document.getElementById("year-input").value = inv.year;
+        return fundedProjects().then(function (projects) {
+          return postJSON("/climate/pathway", { city: cfg.city, base_year: inv.year, gwp: inv.gwp || "ar5", projects: projects })
+            .then(function (path) { drawPathway(path, projects.length); });
+        });
+      })
+      .then(function () {
+        body.dataset.state = "ready";
+        setStatus("");
+      })
+      .catch(fail);
+  }
+
+  if (typeof Chart === "undefined") {
+    fail(new Error("chart library missing"));
+    return;
+  }
+  start();
+})();
