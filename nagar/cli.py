@@ -129,16 +129,26 @@ def _open_browser_later(url: str) -> None:
     threading.Timer(1.5, lambda: webbrowser.open(url)).start()
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def ingest(
-    file: Path = typer.Argument(..., help="CSV (.csv, .csv.gz) or Parquet file, Nagar or OpenAQ layout"),
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="CSV (.csv, .csv.gz) or Parquet file, Nagar or OpenAQ layout; "
+                                          "or `mqtt` to subscribe to a broker (options: `nagar ingest-mqtt run --help`)"),
     db: Optional[Path] = DbOpt,
     city: Optional[str] = typer.Option(None, help="City for stations the file creates (default: nearest city)"),
     batch_rows: int = typer.Option(1_000_000, help="Rows per committed batch (bounds memory)"),
     show_errors: int = typer.Option(20, help="How many rejected rows to list"),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
 ) -> None:
-    """Load observations from a file, streaming, with a progress bar and a summary."""
+    """Load observations from a file, streaming, with a progress bar and a summary (or `nagar ingest mqtt`)."""
+    if str(file) == "mqtt" and not file.exists():
+        from nagar.ingest.mqtt_cli import app as mqtt_app
+
+        extra = list(ctx.args) + (["--db", str(db)] if db else [])
+        mqtt_app(["run", *extra], standalone_mode=True)
+        return
+    if ctx.args:
+        _fail(NagarError(f"unexpected argument(s): {' '.join(ctx.args)}", field="arguments"))
     from nagar.ingest.service import ingest_file
     from nagar.store import open_store
 

@@ -50,3 +50,23 @@ def test_ingest_command(tmp_path):
     assert (out["inserted"], out["rejected"], out["stations_created"]) == (1, 1, ["openaq-8118"])
     r = runner.invoke(app, ["ingest", str(tmp_path / "missing.csv"), "--db", str(db)])
     assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_ingest_mqtt_forwards_to_the_subscriber(monkeypatch):
+    """`nagar ingest mqtt ...` is the MQTT subscriber's `run` with the same options."""
+    import nagar.ingest.mqtt_cli as mqtt_cli
+
+    seen = {}
+
+    def fake(args, standalone_mode=True):
+        seen["args"] = args
+
+    monkeypatch.setattr(mqtt_cli, "app", fake)
+    r = runner.invoke(app, ["ingest", "mqtt", "--host", "127.0.0.1", "--port", "1999", "--db", "x.duckdb"])
+    assert r.exit_code == 0, r.output
+    assert seen["args"] == ["run", "--host", "127.0.0.1", "--port", "1999", "--db", "x.duckdb"]
+
+
+def test_ingest_refuses_stray_arguments(tmp_path):
+    r = runner.invoke(app, ["ingest", str(tmp_path / "a.csv"), "--bogus", "1"])
+    assert r.exit_code == 2 and "unexpected argument" in r.output
