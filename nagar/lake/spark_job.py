@@ -282,15 +282,17 @@ class _Bounds:
         return (epoch + timedelta(microseconds=lo)).date(), (epoch + timedelta(microseconds=hi - 1)).date()
 
 
-def _hourly_means(obs, b: _Bounds):
-    """Hourly means of counted rows inside each city's read span, hash-partitioned by (city, station):
-    every later step groups or windows within a station, so none of them shuffles again."""
+def _hourly_means(obs, b: _Bounds, std):
+    """Hourly means of the standard's parameters (counted rows inside each city's read span),
+    hash-partitioned by (city, station): the windows, the NowCast spread and the daily groups then work
+    within a station and need no further shuffle."""
     from pyspark.sql import functions as F
 
     from nagar.store.base import COUNTED_FLAGS
 
     flags = ", ".join(_s(f) for f in COUNTED_FLAGS)
-    o = obs.where(F.expr(f"flag IN ({flags}) AND unix_micros(time) >= {b.sql('read_lo')} "
+    params = ", ".join(_s(p) for p in sorted({p.parameter for p in std.pollutants}))
+    o = obs.where(F.expr(f"flag IN ({flags}) AND parameter IN ({params}) AND unix_micros(time) >= {b.sql('read_lo')} "
                          f"AND unix_micros(time) < {b.sql('read_hi')}"))
     hi = F.expr(f"(unix_micros(time) - pmod(unix_micros(time), {H_US}L)) div {H_US}L")
     h = o.groupBy("city", "station", "parameter", hi.alias("hi")).agg(F.avg("value").alias("v"))
@@ -334,7 +336,7 @@ def _hourly_wide(obs, b: _Bounds, std):
     from nagar.air.nowcast import PM_DECIMALS
     from nagar.air.service import MIN_HOURS
 
-    hourly = _hourly_means(obs, b)
+    hourly = _hourly_means(obs, b, std)
     nc_pols = [p for p in std.pollutants if p.hourly == "nowcast"]
     cols = ["city", "station", "parameter", "hi", "mean_1h", "mean_8h", "n_8h", "mean_24h", "n_24h", "nc"]
     long = _in_output(_windows(hourly), b).selectExpr("*", "CAST(NULL AS DOUBLE) AS nc")
@@ -372,7 +374,7 @@ def _daily_wide(obs, b: _Bounds, std):
 
     from nagar.air.service import MIN_HOURS
 
-    win = _in_output(_windows(_hourly_means(obs, b)), b)
+    win = _in_output(_windows(_hourly_means(obs, b, std)), b)
     win = win.selectExpr("*", f"to_date(from_utc_timestamp(timestamp_micros(hi * {H_US}L), {b.sql('tz')})) AS day")
     day = win.groupBy("city", "station", "parameter", "day").agg(
         F.avg("mean_1h").alias("d24"), F.count("mean_1h").alias("n24"), F.max("mean_1h").alias("d1"),

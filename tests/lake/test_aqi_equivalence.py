@@ -96,6 +96,7 @@ def test_duckdb_engine_matches_the_store(lake_store, expected):
     _compare(_got(table), expected)
 
 
+@pytest.mark.slow
 def test_spark_engine_matches_the_store(lake_store, expected, spark):
     _, lake = lake_store
     table = lake_aqi(lake=str(lake), engine="spark", spark=spark, start=START, end=END)

@@ -60,6 +60,7 @@ def test_aqi_duckdb_writes_the_table(copied, tmp_path):
     assert r.exit_code == 2 and "no lake" in r.output
 
 
+@pytest.mark.slow
 def test_aqi_spark_from_the_cli(copied, tmp_path, spark):
     _, lake = copied
     out = tmp_path / "aqi.csv"
@@ -77,6 +78,7 @@ def test_aqi_spark_from_the_cli(copied, tmp_path, spark):
         assert all(v == pytest.approx(y[k], rel=1e-9) for k, v in x.items() if k.startswith("c_") and v is not None)
 
 
+@pytest.mark.slow
 def test_spark_submit_entry_point_writes_with_spark(copied, tmp_path, spark):
     from nagar.lake.spark_job import main
 

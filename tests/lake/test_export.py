@@ -191,6 +191,7 @@ def test_fingerprint_sees_value_and_flag_changes_but_not_a_rewrite_of_the_same_v
     assert len(export_lake(store, out=lake).written) == 1
 
 
+@pytest.mark.slow
 def test_spark_reads_the_lake_with_partition_pruning(store, tmp_path, spark):
     from nagar.lake.spark_job import _read
 
