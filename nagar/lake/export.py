@@ -6,8 +6,9 @@ Watermarks are kept per partition (one city, one UTC date) in the lake itself,
 
 1. takes the lake's lock and clears what an interrupted export left in ``_staging/``;
 2. in one read snapshot of the store, fingerprints every partition of the selected cities (one
-   aggregate scan of the observations table) and copies to ``_staging/`` exactly the partitions whose
-   fingerprint or row count differs from the watermark, that are new, or whose folder is missing;
+   aggregate scan of the observations table) and writes to ``_staging/`` exactly the partitions whose
+   fingerprint or row count differs from the watermark, that are new, or whose folder is missing (one
+   file each, rows sorted by station, parameter and time, streamed out of the store in date order);
 3. moves each written partition into place by directory rename (the old one goes to a trash folder),
    and removes the folders of partitions that no longer have rows;
 4. writes the registry (``_meta/cities.parquet``, ``_meta/stations.parquet``) and then the new
@@ -34,12 +35,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from nagar.core.errors import InvalidInput, NotFound
 
 from .layout import (
-    FORMAT_VERSION, MANIFEST_SCHEMA, STAGING, clean_staging, export_lock, meta_path, partition_dir,
-    read_manifest, remove_dir, replace_dir, write_json_atomic, write_parquet_atomic,
+    FILE_SCHEMA, FORMAT_VERSION, MANIFEST_SCHEMA, ROW_GROUP_SIZE, STAGING, clean_staging, export_lock, meta_path,
+    partition_dir, read_manifest, remove_dir, replace_dir, write_json_atomic, write_parquet_atomic,
 )
 
 CITY_SCHEMA = pa.schema([
@@ -136,7 +138,13 @@ def export_lake(store, *, out: str | Path, cities: list[str] | None = None, full
             picked.append(fps.filter(pa.array(keep, pa.bool_())))
             return picked[-1]
 
-        fps, report.rows_written = store.lake_export(dest=data, cities=cities, select=select)
+        def write(city: str, day, rows: pa.Table) -> None:
+            d = partition_dir(data, city, day)
+            d.mkdir(parents=True, exist_ok=True)
+            pq.write_table(rows.select(FILE_SCHEMA.names).cast(FILE_SCHEMA), d / f"part-{uuid.uuid4()}.parquet",
+                           compression="zstd", row_group_size=ROW_GROUP_SIZE)
+
+        fps, report.rows_written = store.lake_export(cities=cities, select=select, write=write)
         now = datetime.now(timezone.utc)
         current = {_key(c, d) for c, d in zip(fps.column("city").to_pylist(), fps.column("date").to_pylist())}
         todo = picked[-1]

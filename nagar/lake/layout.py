@@ -46,6 +46,10 @@ FILE_SCHEMA = pa.schema([
 ])
 """Columns of a data file (``value`` in the parameter's canonical unit, ``unit`` names it)."""
 
+ROW_GROUP_SIZE = 131_072
+"""Rows per Parquet row group: rows are sorted by station, parameter and time inside a partition, so
+row-group statistics let readers skip other stations."""
+
 MANIFEST_SCHEMA = pa.schema([
     pa.field("city", pa.string()),
     pa.field("date", pa.date32()),

@@ -204,3 +204,35 @@ def test_spark_reads_the_lake_with_partition_pruning(store, tmp_path, spark):
     assert df.count() == n
     assert isinstance(df.schema["time"].dataType, type(spark.sql("SELECT current_timestamp() AS t").schema["t"].dataType))
     assert pa.types.is_timestamp(df.limit(1).toArrow().schema.field("time").type)
+
+
+def test_large_exports_are_copied_in_batches(store, tmp_path, monkeypatch):
+    from nagar.store import lake_tables
+
+    monkeypatch.setattr(lake_tables, "BATCH_ROWS", 1500)  # ~2 partitions per sorted read
+    monkeypatch.setattr(lake_tables, "READ_ROWS", 333)  # record batches cut across partitions
+    lake = tmp_path / "lake"
+    r = export_lake(store, out=lake)
+    assert len(r.written) == 21 and r.rows_written == r.rows
+    assert lake_rows(lake) == store_rows(store)
+    assert all(len(list(p.glob("*.parquet"))) == 1 for p in lake.glob("city=*/date=*"))
+
+
+def test_a_failing_write_leaves_the_lake_as_it_was(store, tmp_path, monkeypatch):
+    from nagar.lake import export as export_mod
+
+    lake = tmp_path / "lake"
+    export_lake(store, out=lake)
+    before = lake_rows(lake)
+    store.write_observations(obs_table([("k1", "so2", START + timedelta(days=2, minutes=1), 9.0)]))
+
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export_mod.pq, "write_table", full_disk)
+    with pytest.raises(OSError):
+        export_lake(store, out=lake)
+    monkeypatch.undo()
+    assert lake_rows(lake) == before and not (lake / "_meta" / "export.lock").exists()
+    assert export_lake(store, out=lake).written == [("kolkata", "2025-03-28")]
+    assert lake_rows(lake) == store_rows(store)
