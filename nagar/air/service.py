@@ -55,7 +55,7 @@ class Grid:
     conc: dict[str, np.ndarray]  # pollutant key -> (S, T) in the table's unit
 
 
-def _grid(store: Store, std, stations: list[str], start: datetime, end: datetime) -> Grid:
+def hourly_grid(store: Store, std, stations: list[str], start: datetime, end: datetime) -> Grid:
     uses_nowcast = any(getattr(p, "hourly", p.averaging) == "nowcast" for p in std.pollutants)
     look = 11 * HOUR if uses_nowcast else timedelta(0)
     s0 = start - look
@@ -96,7 +96,7 @@ def _grid(store: Store, std, stations: list[str], start: datetime, end: datetime
     return Grid(stations, times[keep], {k: v[:, keep] for k, v in conc.items()})
 
 
-def _daily_grid(store: Store, std, stations: list[str], start: datetime, end: datetime, tz: str) -> Grid:
+def daily_grid(store: Store, std, stations: list[str], start: datetime, end: datetime, tz: str) -> Grid:
     """Daily concentrations per the standard's averaging: 24-h = the day's mean of hourly means (>= 18 h),
     8-h = the day's highest valid 8-h mean, 1-h = the day's highest hourly mean. Days are local days."""
     zone = ZoneInfo(tz)
@@ -186,8 +186,8 @@ def aqi_series(
     start, end = _floor_hour(start), _floor_hour(end - timedelta(microseconds=1)) + HOUR
     items: list[dict] = []
     if stations:
-        grid = (_grid(store, std, stations, start, end) if resolution == "hour"
-                else _daily_grid(store, std, stations, start, end, c["timezone"]))
+        grid = (hourly_grid(store, std, stations, start, end) if resolution == "hour"
+                else daily_grid(store, std, stations, start, end, c["timezone"]))
         S, T = len(stations), len(grid.times)
         res = compute_aqi({k: v.reshape(-1) for k, v in grid.conc.items()}, std)
         aqi = np.asarray(res.aqi, dtype=float).reshape(S, T)
@@ -237,7 +237,7 @@ def latest(store: Store, *, settings: Settings, city: str, standard: str | None 
     last = store.latest_time(stations=[s["id"] for s in sts], scope=scope)
     if last:
         end = _floor_hour(max(last.values())) + HOUR
-        grid = _grid(store, std, [s["id"] for s in sts], end - 48 * HOUR, end)
+        grid = hourly_grid(store, std, [s["id"] for s in sts], end - 48 * HOUR, end)
         S, T = len(sts), len(grid.times)
         res = compute_aqi({k: v.reshape(-1) for k, v in grid.conc.items()}, std)
         aqi = np.asarray(res.aqi, dtype=float).reshape(S, T)
@@ -319,7 +319,7 @@ def who_exceedances(
         stations = [s["id"] for s in store.list_stations(city=city, scope=scope)]
     items = []
     if stations:
-        grid = _daily_grid(store, _WHOTable, stations, start, end, c["timezone"])
+        grid = daily_grid(store, _WHOTable, stations, start, end, c["timezone"])
         for i, st in enumerate(stations):
             for m in _WHO_DAILY:
                 v = grid.conc[m.key][i]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import polars as pl
 import pyarrow as pa
@@ -247,5 +247,3 @@ def _emit(pending, layout, done, nbytes, malformed: list[MalformedRow], skipped:
     fb.progress = nbytes
     return fb
 
-
-ProgressFn = Callable[[int], None]

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import polars as pl
 
 from nagar.core.errors import InvalidInput, PayloadTooLarge
-from nagar.core.ids import slugify, validate_id
+from nagar.core.ids import validate_id
 from nagar.core.settings import Settings
 from nagar.core.tenancy import Scope
 from nagar.registry.service import nearest_city
@@ -242,7 +242,6 @@ def _create_stations(store: Store, stations: pl.DataFrame, *, city: str | None,
     return [s["id"] for s in new], why
 
 
-__all__ = ["ingest_rows", "ingest_file", "slugify"]
 
 
 def query_observations(

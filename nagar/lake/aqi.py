@@ -4,7 +4,7 @@ Two engines give the same table (:func:`output_schema`):
 
 ``duckdb``
     :class:`nagar.lake.reader.LakeReader` answers the store's ``hourly_windows`` query from the Parquet
-    files, and the air service's own grid functions (``nagar.air.service._grid`` / ``_daily_grid``:
+    files, and the air service's own grid functions (``nagar.air.service.hourly_grid`` / ``daily_grid``:
     NowCast, 8-h / 24-h completeness, local days) and :func:`nagar.air.aqi.compute_aqi` do the rest, so
     the result is the store path's by construction. Fast on one machine.
 ``spark``
@@ -235,7 +235,7 @@ def grid_rows(plan: CityPlan, grid, resolution: str, schema: pa.Schema) -> pa.Ta
 
 def aqi_duckdb(lake: str | Path, plans: list[CityPlan], *, resolutions=RESOLUTIONS, reader=None) -> pa.Table:
     """The AQI table from the lake with DuckDB and the air service's NumPy functions."""
-    from nagar.air.service import _daily_grid, _grid
+    from nagar.air.service import daily_grid, hourly_grid
 
     from .reader import LakeReader
 
@@ -251,7 +251,7 @@ def aqi_duckdb(lake: str | Path, plans: list[CityPlan], *, resolutions=RESOLUTIO
                 t = plan.start
                 while t < plan.end:
                     e = min(t + HOUR_CHUNK, plan.end)
-                    grid = _grid(reader, plan.standard, list(plan.stations), t, e)
+                    grid = hourly_grid(reader, plan.standard, list(plan.stations), t, e)
                     parts.append(grid_rows(plan, grid, "hour", schema))
                     t = e
             if "day" in resolutions:
@@ -259,7 +259,7 @@ def aqi_duckdb(lake: str | Path, plans: list[CityPlan], *, resolutions=RESOLUTIO
                 d, d_end = plan.day_start, plan.day_end
                 while d < d_end:
                     e = min((d.replace(tzinfo=None) + timedelta(days=DAY_CHUNK)).replace(tzinfo=zone), d_end)
-                    grid = _daily_grid(reader, plan.standard, list(plan.stations), d, e, plan.timezone)
+                    grid = daily_grid(reader, plan.standard, list(plan.stations), d, e, plan.timezone)
                     parts.append(grid_rows(plan, grid, "day", schema))
                     d = e
     finally:

@@ -6,7 +6,7 @@ Run from the CLI (``nagar lake aqi --engine spark``) or submit this file to a cl
 
 Everything runs in the JVM: no Python UDF, so executors need no Python packages; only the driver
 imports Nagar (to read the standard's table and generate the expressions). The steps mirror the store
-path (``DuckDBStore.hourly_windows`` -> ``nagar.air.service._grid`` / ``_daily_grid`` ->
+path (``DuckDBStore.hourly_windows`` -> ``nagar.air.service.hourly_grid`` / ``daily_grid`` ->
 ``nagar.air.aqi.compute_aqi``) operation for operation, so that the integer AQI, the category and the
 dominant pollutant come out the same:
 
@@ -369,7 +369,7 @@ def _hourly_wide(obs, b: _Bounds, std):
 
 
 def _daily_wide(obs, b: _Bounds, std):
-    """Per city, station and local day: the daily concentration of each pollutant (``_daily_grid``)."""
+    """Per city, station and local day: the daily concentration of each pollutant (``daily_grid``)."""
     from pyspark.sql import functions as F
 
     from nagar.air.service import MIN_HOURS

@@ -111,22 +111,18 @@ def _page_language(request: Request, lang: str | None) -> str:
     )
 
 
-@router.get("/", response_class=HTMLResponse, **require(Perm.PUBLIC))
-def dashboard(
-    request: Request,
-    settings: SettingsDep,
-    lang: Annotated[str | None, Query(max_length=16, description="Page language: en, bn or ja.")] = None,
-) -> HTMLResponse:
-    """The air-quality dashboard of a city: stations map, one station's week of AQI, standard switch."""
+def render_page(request: Request, settings: Settings, lang: str | None, template_name: str,
+                **context) -> HTMLResponse:
+    """Render one dashboard page: the shared context (language, signed-in user and CSRF token, API base,
+    asset URLs), its headers (CSP) and the language cookie. Every HTML page goes through here."""
     page_lang = _page_language(request, lang)
     root = request.scope.get("root_path", "").rstrip("/")
-    template = _environment(page_lang).get_template("dashboard.html")
     user, csrf = (None, "")
     if getattr(request.app.state, "store", None) is not None and getattr(request.app.state, "secret", None):
         from .auth import session_user
 
         user, csrf = session_user(request)
-    html = template.render(
+    html = _environment(page_lang).get_template(template_name).render(
         root=root,
         username=user["username"] if user else None,
         csrf_token=csrf,
@@ -138,6 +134,7 @@ def dashboard(
         geo_url=_static_url(request, "geo/countries.geojson"),
         tile_url=settings.tile_url or "",
         static=lambda relative: _static_url(request, relative),
+        **context,
     )
     response = HTMLResponse(html)
     response.headers["Content-Security-Policy"] = _content_security_policy(settings.tile_url)
@@ -148,6 +145,16 @@ def dashboard(
     if i18n.normalise(lang) == page_lang and request.cookies.get(LANG_COOKIE) != page_lang:
         response.set_cookie(LANG_COOKIE, page_lang, max_age=LANG_COOKIE_MAX_AGE, samesite="lax", path="/")
     return response
+
+
+@router.get("/", response_class=HTMLResponse, **require(Perm.PUBLIC))
+def dashboard(
+    request: Request,
+    settings: SettingsDep,
+    lang: Annotated[str | None, Query(max_length=16, description="Page language: en, bn or ja.")] = None,
+) -> HTMLResponse:
+    """The air-quality dashboard of a city: stations map, one station's week of AQI, standard switch."""
+    return render_page(request, settings, lang, "dashboard.html")
 
 
 @router.get("/i18n/{lang}.json", **require(Perm.PUBLIC))
