@@ -8,9 +8,10 @@ row per (station, parameter, time), durably, and to aggregate inside the databas
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Literal, Protocol, runtime_checkable
+from typing import Callable, Iterable, Literal, Protocol, runtime_checkable
 
 from nagar.core.tenancy import Scope
 
@@ -29,6 +30,40 @@ OBSERVATION_SCHEMA = pa.schema(
     ]
 )
 """Columns of a validated observation batch (time in UTC, value in the parameter's canonical unit)."""
+
+WriteListener = Callable[[pa.Table], None]
+"""Called after a committed observation write with the batch as written (OBSERVATION_SCHEMA columns)."""
+
+_log = logging.getLogger("nagar.store")
+
+
+class WriteListeners:
+    """Observers of committed observation writes (alerts, fault detection, subscriptions).
+
+    Backends call :meth:`_written` after the write transaction has committed, so a listener sees only
+    durable data and can never make an acknowledged write fail: its exceptions are logged, not raised.
+    Listeners run in the writer's thread; one that is slow should hand the batch to its own worker.
+    """
+
+    def on_write(self, listener: WriteListener) -> WriteListener:
+        """Register ``listener`` (idempotent); returns it, so it can be used as a decorator."""
+        listeners = self.__dict__.setdefault("_write_listeners", [])
+        if listener not in listeners:
+            listeners.append(listener)
+        return listener
+
+    def off_write(self, listener: WriteListener) -> None:
+        listeners = self.__dict__.get("_write_listeners", [])
+        if listener in listeners:
+            listeners.remove(listener)
+
+    def _written(self, batch: pa.Table) -> None:
+        for listener in list(self.__dict__.get("_write_listeners", ())):
+            try:
+                listener(batch)
+            except Exception:  # a listener must never undo an acknowledged write
+                _log.exception("observation write listener %r failed", listener)
+
 
 FLAGS = ("valid", "estimated", "suspect", "invalid")
 """Quality flags, in their stored code order (append only). 'suspect' and 'invalid' readings are kept
@@ -88,6 +123,9 @@ class Store(Protocol):
     def write_observations(self, batch: pa.Table, *, scope: Scope = None) -> WriteCounts:
         """Upsert a validated batch (``OBSERVATION_SCHEMA``); durable when it returns. A station outside
         ``scope`` refuses the whole batch as unknown."""
+
+    def on_write(self, listener: WriteListener) -> WriteListener:
+        """Call ``listener(batch)`` after every committed observation write (see :class:`WriteListeners`)."""
 
     def observations(
         self,

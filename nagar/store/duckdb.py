@@ -25,7 +25,7 @@ from nagar.core.tenancy import Scope
 
 from nagar.core.units import PARAMETERS
 
-from .base import COUNTED_FLAGS, FLAGS, OBSERVATION_SCHEMA, Aggregation, StoreStats, WriteCounts
+from .base import COUNTED_FLAGS, FLAGS, OBSERVATION_SCHEMA, Aggregation, StoreStats, WriteCounts, WriteListeners
 from .migrations import MIGRATIONS
 from .climate_tables import ClimateTables
 from .funding_tables import FundingTables
@@ -79,7 +79,7 @@ def _translate(exc: duckdb.Error) -> StoreError:
     return StoreError(f"database error: {exc}", transient=transient)
 
 
-class DuckDBStore(SecurityTables, ClimateTables, FundingTables, MqttTables):
+class DuckDBStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables):
     """The :class:`nagar.store.base.Store` protocol over an embedded DuckDB file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False):
@@ -331,6 +331,7 @@ class DuckDBStore(SecurityTables, ClimateTables, FundingTables, MqttTables):
                         con.unregister("_stage")
             except duckdb.Error as exc:
                 raise _translate(exc) from exc
+        self._written(batch)
         # rows dropped by the de-duplication above were superseded by a later row of the same batch
         return WriteCounts(inserted=int(inserted), updated=int(updated) + dupes)
 

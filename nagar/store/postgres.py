@@ -72,7 +72,7 @@ from nagar.core.errors import InvalidInput, StoreError
 from nagar.core.tenancy import Scope
 from nagar.core.units import PARAMETERS
 
-from .base import FLAGS, OBSERVATION_SCHEMA, WriteCounts
+from .base import FLAGS, OBSERVATION_SCHEMA, WriteCounts, WriteListeners
 from .duckdb import DuckDBStore
 from .migrations import MIGRATIONS
 from .pg_dialect import COMPAT_DDL, EXTRA_DDL, Translated, TranslationError, to_postgres
@@ -381,7 +381,7 @@ class PgConnection:
                 release()
 
 
-class PostgresStore(SecurityTables, ClimateTables, FundingTables, MqttTables):
+class PostgresStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables):
     """The :class:`nagar.store.base.Store` protocol over PostgreSQL (14 or newer).
 
     ``url``: a libpq connection string or URI (``postgresql://user:password@host:5432/nagar``; a
@@ -628,5 +628,6 @@ class PostgresStore(SecurityTables, ClimateTables, FundingTables, MqttTables):
                     inserted, updated = cur.execute(_UPSERT).fetchone()
             except psycopg.Error as exc:
                 raise translate_error(exc) from exc
+        self._written(batch)
         # rows dropped by DISTINCT ON were superseded by a later row of the same batch: updates too
         return WriteCounts(inserted=int(inserted), updated=n - int(inserted))

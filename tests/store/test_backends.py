@@ -115,6 +115,29 @@ def test_unknown_station_or_parameter_refuses_the_batch_and_nothing_is_written(b
     assert bstore.stats().observations == 0
 
 
+def test_write_listeners_see_committed_batches_and_cannot_undo_them(bstore):
+    t = utc(2025, 1, 1)
+    seen, stored_then = [], []
+
+    def listener(batch):
+        seen.append(batch.column("value").to_pylist())
+        stored_then.append(bstore.stats().observations)  # the write is committed before listeners run
+
+    def broken(batch):
+        raise RuntimeError("listener bug")
+
+    assert bstore.on_write(listener) is listener
+    bstore.on_write(listener)  # registering twice calls it once
+    bstore.on_write(broken)
+    c = bstore.write_observations(obs_table([("st1", "pm25", t, 1.0), ("st2", "pm25", t, 2.0)]))
+    assert (c.inserted, seen, stored_then) == (2, [[1.0, 2.0]], [2])
+    with pytest.raises(InvalidInput):  # a refused batch is not announced
+        bstore.write_observations(obs_table([("nope", "pm25", t, 1.0)]))
+    bstore.off_write(listener)
+    bstore.write_observations(obs_table([("st1", "pm25", t, 3.0)]))
+    assert seen == [[1.0, 2.0]]
+
+
 def test_registry_rules(bstore):
     assert bstore.upsert_city(CTG) is True
     assert bstore.upsert_city({**CTG, "name": "Chittagong", "open_data": True}) is False
