@@ -387,21 +387,39 @@ class DuckDBStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, 
                 FROM observations o {_OBS_JOINS} JOIN flags f ON f.code = o.flag {where}
                 ORDER BY o.time, s.id, p.key {lim}"""
         elif aggregation == "hour":
+            # group on the integer keys, name the (few) groups afterwards: grouping on the joined
+            # strings cost 3-5x more (10 M minute rows, 100 stations: 2.8 s before, 0.5-0.9 s after)
             sql = f"""
-                SELECT s.id AS station, p.key AS parameter,
-                       timezone('UTC', time_bucket(INTERVAL 1 HOUR, o.time)) AS time,
-                       avg(o.value) AS value, any_value(p.unit) AS unit, count(*) AS n
-                FROM observations o {_OBS_JOINS} {where}
-                GROUP BY ALL ORDER BY time, station, parameter {lim}"""
+                WITH g AS (
+                    SELECT o.station_key, o.parameter, time_bucket(INTERVAL 1 HOUR, o.time) AS hour,
+                           avg(o.value) AS value, count(*) AS n
+                    FROM observations o {_OBS_JOINS} {where}
+                    GROUP BY o.station_key, o.parameter, hour
+                )
+                SELECT s.id AS station, p.key AS parameter, timezone('UTC', g.hour) AS time,
+                       g.value, p.unit, g.n
+                FROM g JOIN stations s ON s.key = g.station_key JOIN parameters p ON p.code = g.parameter
+                ORDER BY time, station, parameter {lim}"""
         elif aggregation == "day":
             # a day is the calendar day in each station's own city's time zone (or ``tz`` if given)
             day_tz = "c.timezone" if tz is None else "?"
+            # every UTC offset in the tz database is a whole number of quarter hours, so a 15-minute
+            # bucket never straddles a local midnight: bucket on the integer keys first, then shift each
+            # bucket to local time and roll the buckets up into days (Kathmandu +05:45 stays exact)
             sql = f"""
+                WITH g AS (
+                    SELECT o.station_key, o.parameter, time_bucket(INTERVAL 15 MINUTE, o.time) AS hour,
+                           sum(o.value) AS total, count(*) AS n
+                    FROM observations o {_OBS_JOINS} {where}
+                    GROUP BY o.station_key, o.parameter, hour
+                )
                 SELECT s.id AS station, p.key AS parameter,
-                       CAST(((o.time AT TIME ZONE 'UTC') AT TIME ZONE {day_tz})::DATE AS DATE) AS date,
-                       avg(o.value) AS value, any_value(p.unit) AS unit, count(*) AS n
-                FROM observations o {_OBS_JOINS} JOIN cities c ON c.id = s.city {where}
-                GROUP BY ALL ORDER BY date, station, parameter {lim}"""
+                       CAST(((g.hour AT TIME ZONE 'UTC') AT TIME ZONE {day_tz})::DATE AS DATE) AS date,
+                       sum(g.total) / CAST(sum(g.n) AS DOUBLE) AS value, any_value(p.unit) AS unit,
+                       CAST(sum(g.n) AS BIGINT) AS n
+                FROM g JOIN stations s ON s.key = g.station_key JOIN parameters p ON p.code = g.parameter
+                JOIN cities c ON c.id = s.city
+                GROUP BY s.id, p.key, date ORDER BY date, station, parameter {lim}"""
             params = ([] if tz is None else [tz]) + params
         else:
             raise InvalidInput(f"aggregation must be raw, hour or day; got {aggregation!r}", field="aggregation")
