@@ -130,13 +130,29 @@ def _solar(store, city: dict) -> int:
     return store.write_observations(batch).inserted
 
 
+DEMO_DRIVERS = {
+    "city": CITY,
+    # (28,076 / 21,006) ** (1/10) - 1 = 2.94 % a year
+    "population_growth": 0.0294,
+    "gdp_growth": 0.06,
+    "intensity_change": -0.02,
+    "grid_change": -0.01,
+    "source": ("population: UN DESA World Urbanization Prospects 2018, Dhaka urban agglomeration 21,006 "
+               "thousand (2020) to 28,076 thousand (2030), 2.94 %/yr; GDP +6 %/yr, emission intensity of GDP "
+               "-2 %/yr and grid factor -1 %/yr are illustrative assumptions of the demo, not forecasts"),
+}
+"""Dhaka's demonstration BAU drivers: the population rate is cited, the others are labelled assumptions."""
+
+
 def load_climate_demo(store, *, with_solar: bool = True) -> dict:
     """Write the Dhaka demonstration inventory through the service (audited as ``demo``); with
     ``with_solar`` also an illustrative rooftop-solar meter's monthly generation for the renewable share."""
-    from .service import put_activity
+    from .models import DriversIn
+    from .service import put_activity, put_drivers
 
     city = _ensure_city(store)
     out = put_activity(store, city=CITY, rows=demo_rows(), actor="demo")
+    put_drivers(store, body=DriversIn(**DEMO_DRIVERS), actor="demo")
     out["year"] = YEAR
     out["solar_readings"] = _solar(store, city) if with_solar else 0
     return out

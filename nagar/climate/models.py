@@ -82,6 +82,21 @@ class ProjectIn(BaseModel):
 GrowthRate = Rate | dict[int, Rate]
 
 
+class DriversIn(BaseModel):
+    """A city's drivers of its business-as-usual projection (see :mod:`nagar.climate.pathways`), used by
+    every pathway request of that city that does not give its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    city: str = CityId
+    population_growth: GrowthRate = Field(0.0, description="fraction per year, or {year: rate}")
+    gdp_growth: GrowthRate = Field(0.0, description="fraction per year, or {year: rate}")
+    intensity_change: GrowthRate = Field(0.0, description="annual change of emissions per unit of GDP")
+    grid_change: GrowthRate = Field(0.0, description="annual change of the grid emission factor")
+    source: str = Field(..., min_length=3, max_length=1000, description="where the rates come from")
+    note: str | None = Field(None, max_length=1000)
+
+
 class PathwayIn(BaseModel):
     """Drivers of the BAU projection and the project portfolio (see :mod:`nagar.climate.pathways`)."""
 
@@ -91,10 +106,13 @@ class PathwayIn(BaseModel):
     base_year: int | None = Field(None, ge=1990, le=2100, description="default: the latest inventory year")
     end_year: int = Field(2050, ge=1991, le=2100)
     gwp: Literal["ar5", "ar6", "ar4"] = "ar5"
-    population_growth: GrowthRate = Field(0.0, description="fraction per year, or {year: rate}")
-    gdp_growth: GrowthRate = 0.0
-    intensity_change: GrowthRate = Field(0.0, description="annual change of emissions per unit of GDP")
-    grid_change: GrowthRate = Field(0.0, description="annual change of the grid emission factor")
+    population_growth: GrowthRate | None = Field(
+        None, description="fraction per year, or {year: rate}; default: the city's stored drivers, else 0")
+    gdp_growth: GrowthRate | None = Field(None, description="default: the city's stored drivers, else 0")
+    intensity_change: GrowthRate | None = Field(
+        None, description="annual change of emissions per unit of GDP; default: the city's stored drivers, else 0")
+    grid_change: GrowthRate | None = Field(
+        None, description="annual change of the grid emission factor; default: the city's stored drivers, else 0")
     grid_factors: dict[int, Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)]] | None = Field(
         None, description="grid factor [t/MWh] by year; overrides grid_change")
     base: dict[str, Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False)]] | None = Field(

@@ -24,7 +24,7 @@ from . import factors as fx
 from . import gpc, pathways, renewables
 from .inventory import (ELECTRICITY_MWH, Inventory, compute_inventory, normalise_activity, to_csv, to_json,
                         validate_row)
-from .models import ActivityIn, FactorIn, PathwayIn
+from .models import ActivityIn, DriversIn, FactorIn, PathwayIn
 
 
 def _tables(store):
@@ -288,6 +288,30 @@ def inventory_categories(inv: Inventory) -> dict[str, float]:
             "other": 0.0}
 
 
+_DRIVERS = ("population_growth", "gdp_growth", "intensity_change", "grid_change")
+
+
+def get_drivers(store, *, city: str, scope: Scope = None) -> dict:
+    """A city's stored BAU drivers (404 when it has none)."""
+    get_city(store, city_id=city, scope=scope)
+    row = store.climate_drivers(city=city, scope=scope)
+    if row is None:
+        raise NotFound(f"no BAU drivers stored for city {city!r}")
+    return row
+
+
+def put_drivers(store, *, body: DriversIn, actor: str) -> dict:
+    """Set a city's BAU drivers (the caller has checked the write right); audited."""
+    for k in _DRIVERS:
+        rate = getattr(body, k)
+        if isinstance(rate, dict) and not rate:
+            raise InvalidInput(f"{k} must be a rate or a non-empty {{year: rate}} map", field=k)
+    row = store.put_climate_drivers(body.model_dump(), actor=actor, now=datetime.now(timezone.utc))
+    audit.record(store, actor=actor, action="climate.drivers.put", city=body.city, target=f"city:{body.city}",
+                 details={"source": body.source})
+    return row
+
+
 def pathway(store, *, body: PathwayIn, scope: Scope = None) -> dict:
     """BAU projection and the portfolio pathway to ``end_year``, with milestones and chart data."""
     get_city(store, city_id=body.city, scope=scope)
@@ -299,10 +323,14 @@ def pathway(store, *, body: PathwayIn, scope: Scope = None) -> dict:
         inv = inventory(store, city=body.city, year=body.base_year, gwp=body.gwp, scope=scope)
         base, base_year = inventory_categories(inv), inv.year
         source = f"GPC BASIC inventory {inv.year} ({body.gwp.upper()})"
+    stored = store.climate_drivers(city=body.city, scope=scope) or {}
+    drivers = {k: getattr(body, k) if getattr(body, k) is not None else stored.get(k, 0.0) for k in _DRIVERS}
+    given = [k for k in _DRIVERS if getattr(body, k) is not None]
+    drivers_source = ("given" if len(given) == len(_DRIVERS) else stored["source"] if stored and not given
+                      else f"given ({', '.join(given)}); otherwise {stored['source']}" if stored
+                      else "given" if given else "none: no drivers stored for the city, BAU held flat")
     try:
-        bau = pathways.bau_projection(base, base_year=base_year, end_year=body.end_year,
-                                      population_growth=body.population_growth, gdp_growth=body.gdp_growth,
-                                      intensity_change=body.intensity_change, grid_change=body.grid_change,
+        bau = pathways.bau_projection(base, base_year=base_year, end_year=body.end_year, **drivers,
                                       grid_factors=body.grid_factors)
         path = pathways.portfolio_pathway(bau, [p.model_dump() for p in body.projects])
     except ValueError as exc:
@@ -314,7 +342,7 @@ def pathway(store, *, body: PathwayIn, scope: Scope = None) -> dict:
     project_cols = [c for c in path.columns if c not in fixed]
     return {
         "city": body.city, "base_year": base_year, "end_year": body.end_year, "unit": "t CO2e",
-        "base": base, "base_source": source,
+        "base": base, "base_source": source, "drivers": drivers, "drivers_source": drivers_source,
         "bau": bau.to_dicts(),
         "pathway": path.to_dicts(),
         "milestones": pathways.milestones(path),

@@ -14,7 +14,7 @@ from nagar.security.permissions import Perm, PrincipalDep, check_city, require
 from nagar.store.deps import StoreDep
 
 from . import service
-from .models import ActivityBatch, ActivityWritten, FactorIn, InventoryRunIn, PathwayIn
+from .models import ActivityBatch, ActivityWritten, DriversIn, FactorIn, InventoryRunIn, PathwayIn
 
 router = APIRouter(prefix="/api/v1/climate", tags=["climate"])
 
@@ -103,6 +103,18 @@ def get_renewable_share(store: StoreDep, principal: PrincipalDep, city: str = Qu
                         basis: Literal["auto", "metered", "annual_prorated"] = Query("auto")) -> dict:
     return service.renewable_share(store, city=city, year=year, grid_renewable_fraction=grid_renewable_fraction,
                                    basis=basis, scope=principal.scope(Perm.READ))
+
+
+@router.get("/drivers", summary="A city's stored drivers of its business-as-usual projection",
+            **require(Perm.READ))
+def get_drivers(store: StoreDep, principal: PrincipalDep, city: str = Query(..., examples=["dhaka"])) -> dict:
+    return service.get_drivers(store, city=city, scope=principal.scope(Perm.READ))
+
+
+@router.put("/drivers", summary="Set a city's BAU drivers (used by pathways that give none)", **require(Perm.WRITE))
+def put_drivers(body: DriversIn, store: StoreDep, principal: PrincipalDep) -> dict:
+    check_city(store, principal, body.city, Perm.WRITE)
+    return service.put_drivers(store, body=body, actor=principal.actor)
 
 
 @router.post("/pathway", summary="BAU projection and a project portfolio's pathway to 2041 / 2050",

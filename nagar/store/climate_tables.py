@@ -122,6 +122,31 @@ class ClimateTables:
         return self._rows(f"SELECT {', '.join(_FACTOR_COLS)} FROM climate_factors WHERE {' AND '.join(where)} {w} "
                           "ORDER BY kind, item, sector, gas, year, id", params + p)
 
+    # BAU drivers ------------------------------------------------------------------------------
+    _DRIVER_RATES = ("population_growth", "gdp_growth", "intensity_change", "grid_change")
+
+    def put_climate_drivers(self, row: dict, *, actor: str, now: datetime) -> dict:
+        """Set (replace) a city's BAU drivers; each rate is a float or a {year: rate} dict."""
+        rates = [json.dumps(row[k], sort_keys=True) for k in self._DRIVER_RATES]
+        with self._tx() as con:
+            con.execute("DELETE FROM climate_drivers WHERE city = ?", [row["city"]])
+            con.execute(
+                "INSERT INTO climate_drivers (city, population_growth, gdp_growth, intensity_change, grid_change, "
+                "source, note, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [row["city"], *rates, row["source"], row.get("note"), _naive(now), actor])
+        return self.climate_drivers(city=row["city"])  # type: ignore[return-value]
+
+    def climate_drivers(self, *, city: str, scope: Scope = None) -> dict | None:
+        w, p = _in_scope("city", scope)
+        rows = self._rows(f"SELECT * FROM climate_drivers WHERE city = ? {w}", [city, *p])
+        if not rows:
+            return None
+        out = dict(rows[0])
+        for k in self._DRIVER_RATES:
+            value = json.loads(out[k])
+            out[k] = {int(y): r for y, r in value.items()} if isinstance(value, dict) else value
+        return out
+
     # saved inventories --------------------------------------------------------------------------
     def add_inventory_run(self, row: dict, *, actor: str, now: datetime) -> dict:
         cols = ("city", "year", "gwp", "basic_t", "basic_plus_t", "result")

@@ -7,6 +7,8 @@
   applies from.
 - ``climate_inventory_runs``: inventories saved as computed (the JSON result), for a record of what was
   reported.
+- ``climate_drivers`` (4): a city's drivers of its business-as-usual projection (population and GDP
+  growth, intensity and grid-factor change; each a rate or a JSON {year: rate}), with their source.
 """
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -58,6 +60,22 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 result VARCHAR NOT NULL,
                 created_at TIMESTAMP NOT NULL,
                 created_by VARCHAR NOT NULL
+            )""",
+        ],
+    ),
+    (
+        4,
+        [
+            """CREATE TABLE climate_drivers (
+                city VARCHAR PRIMARY KEY,
+                population_growth VARCHAR NOT NULL,
+                gdp_growth VARCHAR NOT NULL,
+                intensity_change VARCHAR NOT NULL,
+                grid_change VARCHAR NOT NULL,
+                source VARCHAR NOT NULL,
+                note VARCHAR,
+                updated_at TIMESTAMP NOT NULL,
+                updated_by VARCHAR NOT NULL
             )""",
         ],
     ),

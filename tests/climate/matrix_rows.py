@@ -42,7 +42,16 @@ def climate_rows(ns: dict) -> dict:
               "unit": "t"}], actor="matrix", now=datetime.now(timezone.utc))
         return {"activity_id": str(ctx.world.store.climate_activity(city=ctx.target, year=year)[0]["id"])}
 
+    def drivers_stored(ctx) -> dict:
+        ctx.world.store.put_climate_drivers(
+            {"city": ctx.target, "population_growth": 0.02, "gdp_growth": 0.05, "intensity_change": 0.0,
+             "grid_change": 0.0, "source": "matrix"}, actor="matrix", now=datetime.now(timezone.utc))
+        return {}
+
     return {
+        ("GET", "/climate/drivers"): Route(Perm.READ, reads(), prepare=drivers_stored),
+        ("PUT", "/climate/drivers"): Route(Perm.WRITE, writes("200"), body=lambda ctx: body(
+            {"city": ctx.target, "population_growth": 0.02, "source": "matrix test"})),
         ("GET", "/climate/activity"): Route(Perm.READ, reads()),
         ("POST", "/climate/activity"): Route(Perm.WRITE, writes("200"), body=activity),
         ("DELETE", "/climate/activity/{activity_id}"): Route(Perm.WRITE, writes("204"), prepare=fresh_row),

@@ -144,6 +144,28 @@ def test_factors_runs_delete_and_validation(world):
     assert any(e["action"] == "climate.activity.delete" for e in store.audit_entries(city="dhaka"))
 
 
+def test_stored_drivers_shape_the_bau_unless_the_request_gives_its_own(world):
+    c, as_, store = world
+    h = as_("d_oper")
+    c.post(f"{API}/activity", json={"city": "dhaka", "rows": [DIESEL]}, headers=h)
+    assert c.get(f"{API}/drivers", params={"city": "dhaka"}, headers=h).status_code == 404
+    flat = c.post(f"{API}/pathway", json={"city": "dhaka"}, headers=h).json()
+    assert flat["drivers_source"].startswith("none") and flat["bau"][1]["bau_t"] == pytest.approx(3205.177)
+    drivers = {"city": "dhaka", "gdp_growth": 0.10, "population_growth": {"2025": 0.5}, "source": "test figures"}
+    assert c.put(f"{API}/drivers", json=drivers, headers=as_("d_analyst")).status_code == 403
+    assert c.put(f"{API}/drivers", json={**drivers, "gdp_growth": {}}, headers=h).status_code == 422
+    r = c.put(f"{API}/drivers", json=drivers, headers=h)
+    assert r.status_code == 200 and r.json()["gdp_growth"] == 0.10 and r.json()["population_growth"] == {"2025": 0.5}
+    assert c.get(f"{API}/drivers", params={"city": "dhaka"}, headers=h).json()["source"] == "test figures"
+    # all stationary, which follows GDP: 3 205.177 x 1.1 = 3 525.6947 in 2025, x 1.1^2 = 3 878.26417 in 2026
+    out = c.post(f"{API}/pathway", json={"city": "dhaka"}, headers=as_("d_analyst")).json()
+    bau = {row["year"]: row["bau_t"] for row in out["bau"]}
+    assert (bau[2025], bau[2026]) == (pytest.approx(3525.6947), pytest.approx(3878.26417))
+    assert out["drivers_source"] == "test figures"
+    mixed = c.post(f"{API}/pathway", json={"city": "dhaka", "gdp_growth": 0.0}, headers=h).json()
+    assert mixed["bau"][2]["bau_t"] == pytest.approx(3205.177) and "gdp_growth" in mixed["drivers_source"]
+
+
 def test_pathway_and_renewable_share_routes(world):
     c, as_, store = world
     h = as_("d_oper")

@@ -434,6 +434,12 @@ def test_climate_mixin(backend):
                                 end=utc(2025, 3, 1), tz="Asia/Dhaka")
         assert [(r["month"], r["parameter"], r["total"], r["n"]) for r in sums] == [
             ("2025-01", "consumption", 5.0, 1), ("2025-02", "consumption", 7.0, 1)]
+        assert s.climate_drivers(city="dhaka") is None
+        for gdp in (0.05, {2030: 0.04, 2031: 0.03}):  # the second put replaces the first
+            d = s.put_climate_drivers(dict(city="dhaka", population_growth=0.02, gdp_growth=gdp, intensity_change=0,
+                                           grid_change=-0.01, source="WUP 2018"), actor="t", now=now)
+        assert (d["gdp_growth"], d["population_growth"], d["source"]) == ({2030: 0.04, 2031: 0.03}, 0.02, "WUP 2018")
+        assert s.climate_drivers(city="dhaka", scope=frozenset({"ctg"})) is None
     finally:
         s.close()
 

@@ -187,6 +187,13 @@
     document.getElementById("pathway-meta").textContent = fmt(t("From {year}, {n} funded projects"), {
       year: path.base_year, n: nProjects,
     });
+    var d = path.drivers || {};
+    var pf = new Intl.NumberFormat(cfg.locale, { style: "percent", maximumFractionDigits: 1, signDisplay: "exceptZero" });
+    var pct = function (r) { return typeof r === "number" ? pf.format(r) : t("by year"); };
+    document.getElementById("pathway-drivers").textContent = fmt(
+      t("Business-as-usual drivers a year: population {pop}, GDP {gdp}, emission intensity {int}, grid factor {grid}. Source: {source}"),
+      { pop: pct(d.population_growth), gdp: pct(d.gdp_growth), int: pct(d.intensity_change), grid: pct(d.grid_change),
+        source: path.drivers_source || "" });
     var tbody = document.querySelector("#milestone-table tbody");
     tbody.textContent = "";
     (path.milestones || []).forEach(function (m) {
