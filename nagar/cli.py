@@ -372,6 +372,7 @@ def _mount_subcommands() -> None:
     from nagar.climate.cli import app as climate_app
     from nagar.funding.cli import app as funding_app
     from nagar.lake.cli import app as lake_app
+    from nagar.waste.cli import app as ewaste_app
     from nagar.ingest.mqtt_cli import app as mqtt_app
 
     app.add_typer(admin_app, name="admin")
@@ -380,6 +381,7 @@ def _mount_subcommands() -> None:
     app.add_typer(mqtt_app, name="ingest-mqtt")
     app.add_typer(funding_app, name="plan")
     app.add_typer(lake_app, name="lake")
+    app.add_typer(ewaste_app, name="ewaste")
 
 
 _mount_subcommands()
