@@ -97,6 +97,10 @@ def demo(
                           f"{fund['funded']} funded in the first tranche (`nagar plan --help`).")
         else:
             console.print(f"Demo data already in {settings.db}.")
+        from nagar.waste.demo import load_ewaste_demo
+
+        if load_ewaste_demo(store):
+            console.print("Dhaka's illustrative e-waste data loaded (`nagar ewaste trace 1`, page /ewaste).")
         from nagar.demo.service import ensure_demo_accounts
 
         accounts = ensure_demo_accounts(store, settings=settings)
