@@ -31,7 +31,7 @@
   var COLOURS = { 1: "#0f5c4d", 2: "#4f9d8b", 3: "#c9a227", 4: "#7a5c99", 5: "#d46a43", 6: "#3b6ea5" };
 
   var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 1 });
-  var pf = new Intl.NumberFormat(cfg.locale, { style: "percent", maximumFractionDigits: 1 });
+  var pf = new Intl.NumberFormat(cfg.locale, { style: "percent", maximumFractionDigits: 3 });
   function tonnes(kg) {
     return kg === null || kg === undefined ? "–" : nf.format(kg / 1000);
   }
@@ -147,11 +147,15 @@
       .catch(function () { return { messages: {} }; })
       .then(function (i18n) {
         MESSAGES = i18n.messages || {};
-        return Promise.all([
-          cityApi("/generation").catch(function (e) { return e.status === 404 ? null : Promise.reject(e); }),
-          cityApi("/collection-rate"),
-          cityApi("/points"),
-        ]);
+        return Promise.all([cityApi("/collection-rate"), cityApi("/points")]);
+      })
+      .then(function (res) {
+        // model up to the last year with collection data, so that both show side by side
+        var last = 0;
+        (res[0].items || []).forEach(function (r) { last = Math.max(last, r.year); });
+        return cityApi("/generation" + (last ? "?to=" + last : ""))
+          .catch(function (e) { return e.status === 404 || e.status === 422 ? null : Promise.reject(e); })
+          .then(function (gen) { return [gen, res[0], res[1]]; });
       })
       .then(function (res) {
         var gen = res[0], rates = res[1], points = res[2].items || [];
