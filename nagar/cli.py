@@ -97,6 +97,10 @@ def demo(
                           f"{fund['funded']} funded in the first tranche (`nagar plan --help`).")
         else:
             console.print(f"Demo data already in {settings.db}.")
+        from nagar.waste.demo import load_ewaste_demo
+
+        if load_ewaste_demo(store):
+            console.print("Dhaka's illustrative e-waste data loaded (`nagar ewaste trace 1`, page /ewaste).")
         from nagar.demo.service import ensure_demo_accounts
 
         accounts = ensure_demo_accounts(store, settings=settings)
@@ -372,6 +376,7 @@ def _mount_subcommands() -> None:
     from nagar.climate.cli import app as climate_app
     from nagar.funding.cli import app as funding_app
     from nagar.lake.cli import app as lake_app
+    from nagar.waste.cli import app as ewaste_app
     from nagar.ingest.mqtt_cli import app as mqtt_app
 
     app.add_typer(admin_app, name="admin")
@@ -380,6 +385,7 @@ def _mount_subcommands() -> None:
     app.add_typer(mqtt_app, name="ingest-mqtt")
     app.add_typer(funding_app, name="plan")
     app.add_typer(lake_app, name="lake")
+    app.add_typer(ewaste_app, name="ewaste")
 
 
 _mount_subcommands()

@@ -108,6 +108,10 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.funding import views as funding_views
 
     app.include_router(funding_views.router)
+    from nagar.waste import views as waste_views
+
+    app.include_router(waste_views.router)
+    app.include_router(waste_views.keys_router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:
@@ -127,6 +131,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         app.include_router(web_views.router)
         app.include_router(web_auth.router)
         app.include_router(climate_views.router)
+        from nagar.web import ewaste_views
+
+        app.include_router(ewaste_views.router)
         if hasattr(web_views, "mount_static"):
             web_views.mount_static(app)
     app.include_router(docs_router)

@@ -31,6 +31,7 @@ from .climate_tables import ClimateTables
 from .funding_tables import FundingTables
 from .mqtt_tables import MqttTables
 from .security_tables import SecurityTables
+from .waste_tables import WasteTables
 
 _PARAM_KEYS = pa.array([p.key for p in PARAMETERS.values()], pa.string())
 _PARAM_CODES = pa.array([p.code for p in PARAMETERS.values()], pa.int16())
@@ -79,7 +80,7 @@ def _translate(exc: duckdb.Error) -> StoreError:
     return StoreError(f"database error: {exc}", transient=transient)
 
 
-class DuckDBStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables):
+class DuckDBStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables, WasteTables):
     """The :class:`nagar.store.base.Store` protocol over an embedded DuckDB file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False):

@@ -80,6 +80,7 @@ from .climate_tables import ClimateTables
 from .funding_tables import FundingTables
 from .mqtt_tables import MqttTables
 from .security_tables import SecurityTables
+from .waste_tables import WasteTables
 
 ARROW_TZ = "Etc/UTC"
 """Session time zone, and the zone Arrow results carry (what DuckDB reports for ``SET TimeZone = 'UTC'``)."""
@@ -381,7 +382,7 @@ class PgConnection:
                 release()
 
 
-class PostgresStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables):
+class PostgresStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables, WasteTables):
     """The :class:`nagar.store.base.Store` protocol over PostgreSQL (14 or newer).
 
     ``url``: a libpq connection string or URI (``postgresql://user:password@host:5432/nagar``; a

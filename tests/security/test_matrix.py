@@ -286,13 +286,17 @@ TABLE.update(climate_rows(globals()))
 from tests.funding.matrix_rows import funding_rows  # noqa: E402
 
 TABLE.update(funding_rows(globals()))
+from tests.waste.matrix_rows import waste_rows  # noqa: E402
+
+TABLE.update(waste_rows(globals()))
 
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
           "username": "grantee"}
 """Values of path and required query parameters, by name (``{city}``/``{station}``: the case's target)."""
 
 HIDDEN_ROUTES = {("GET", "/"), ("GET", "/docs"), ("GET", "/i18n/{lang}.json"), ("GET", "/login"), ("POST", "/login"),
-                 ("POST", "/logout"), ("GET", "/climate"), ("GET", "/fund")}
+                 ("POST", "/logout"), ("GET", "/climate"), ("GET", "/fund"),
+                 ("GET", "/ewaste")}
 """Routes left out of the OpenAPI document on purpose (the dashboard's HTML pages, the offline API docs); all public."""
 
 
