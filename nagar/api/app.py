@@ -108,6 +108,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.funding import views as funding_views
 
     app.include_router(funding_views.router)
+    from nagar.water import views as water_views
+
+    app.include_router(water_views.router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:
