@@ -87,16 +87,18 @@ def _message(rule: dict, scope_key: str, tr: engine.Transition) -> str:
     return f"{rule['name']}: ended at {where} at {tr.time:%Y-%m-%d %H:%M} UTC{v}"
 
 
-def _advance(store, rule: dict, tz: str, scope_key: str, steps: list[tuple[datetime, bool, float | None, bool]],
-             states: dict, now: datetime) -> list[dict]:
-    """Walk ``steps`` (time, condition, value, contiguous with the previous step) for one scope and persist
-    the outcome in one transaction. Steps must be in time order."""
+def _advance(store, rule: dict, tz: str, scope_key: str, steps: list[tuple[datetime, bool, float | None]],
+             states: dict, now: datetime, *, spacing: timedelta | None = HOUR) -> list[dict]:
+    """Walk ``steps`` (time, condition, value), in time order, for one scope and persist the outcome in one
+    transaction. A step continues the run when it comes ``spacing`` after the previous one (None: any
+    later step does, as for lab samples)."""
     st = states.get((rule["id"], scope_key))
     state = None if st is None else engine.State(st["last_time"], bool(st["last_cond"]), int(st["run_before"]),
                                                  st["episode"], st["last_value"])
     events: list[dict] = []
     changed = False
-    for t, cond, value, contiguous in steps:
+    for t, cond, value in steps:
+        contiguous = state is not None and (spacing is None or t - state.last_time == spacing)
         new, trs = engine.step(state, t=t, cond=cond, value=value, contiguous=contiguous,
                                duration=int(rule["spec"].get("duration", 1)),
                                recovery=int(rule["spec"].get("recovery", 1)),
@@ -116,14 +118,12 @@ def _advance(store, rule: dict, tz: str, scope_key: str, steps: list[tuple[datet
 
 
 def _hourly_steps(hours: np.ndarray, values: np.ndarray, cond: np.ndarray) -> list:
-    """Steps for hourly data: NaN hours are skipped (no data), and a missing hour breaks contiguity."""
-    out, prev = [], None
+    """Steps for hourly data; hours without a value are skipped (so a missing hour breaks the run)."""
+    out = []
     for h, v, c in zip(hours, values, cond):
         if np.isnan(v):
             continue
-        t = h.astype("datetime64[us]").astype(datetime).replace(tzinfo=timezone.utc)
-        out.append((t, bool(c), float(v), prev is not None and t - prev == HOUR))
-        prev = t
+        out.append((h.astype("datetime64[us]").astype(datetime).replace(tzinfo=timezone.utc), bool(c), float(v)))
     return out
 
 
@@ -316,8 +316,8 @@ def samples_written(store, *, city: str, rows: list[dict], now: datetime | None 
         for key, rs in by_scope.items():
             vals = np.array([r["value"] for r in rs])
             cond = engine.compare(vals, spec.get("comparison", "gt"), float(spec["threshold"]))
-            steps = [(r["time"], bool(c), float(r["value"]), True) for r, c in zip(rs, cond)]
-            out += _advance(store, rule, tz, key, steps, states, now or _utcnow())
+            steps = [(r["time"], bool(c), float(r["value"])) for r, c in zip(rs, cond)]
+            out += _advance(store, rule, tz, key, steps, states, now or _utcnow(), spacing=None)
     return out
 
 
@@ -381,8 +381,8 @@ def evaluate_forecast(store, *, city: str, station: str | None, forecast_rows: l
             continue
         cond = bool(engine.compare(np.array([v]), op, thr)[0])
         key = f"{station or 'city'}@{day.isoformat()}"
-        out += _advance(store, rule, c["timezone"], key, [(start.astimezone(timezone.utc), cond, float(v), True)],
-                        states, now or _utcnow())
+        out += _advance(store, rule, c["timezone"], key, [(start.astimezone(timezone.utc), cond, float(v))],
+                        states, now or _utcnow(), spacing=None)
     return out
 
 
