@@ -70,9 +70,10 @@ def get_exceedances(store: StoreDep, principal: PrincipalDep, city: str = CityPa
                                limit=limit, scope=principal.scope(Perm.READ))
 
 
-@router.get("/history", summary="A parameter's samples at a station with its limit", **require(Perm.READ))
+@router.get("/stations/{station}/parameters/{parameter}/history",
+            summary="A parameter's samples at a station with its limit", **require(Perm.READ))
 def get_history(store: StoreDep, principal: PrincipalDep, city: str = CityPath,
-                station: str = Query(..., max_length=100), parameter: str = Query(..., max_length=40),
+                station: str = Path(..., max_length=100), parameter: str = Path(..., max_length=40),
                 objectives: str | None = SetQuery, start: datetime | None = StartQ,
                 end: datetime | None = EndQ) -> dict:
     return service.history(store, city=city, station=station, parameter=parameter, objectives=objectives, start=start,

@@ -286,6 +286,12 @@ TABLE.update(climate_rows(globals()))
 from tests.funding.matrix_rows import funding_rows  # noqa: E402
 
 TABLE.update(funding_rows(globals()))
+from tests.water.matrix_rows import water_rows  # noqa: E402
+
+TABLE.update(water_rows(globals()))
+from tests.alerts.matrix_rows import alerts_rows  # noqa: E402
+
+TABLE.update(alerts_rows(globals()))
 
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
           "username": "grantee"}
