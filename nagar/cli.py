@@ -97,6 +97,12 @@ def demo(
                           f"{fund['funded']} funded in the first tranche (`nagar plan --help`).")
         else:
             console.print(f"Demo data already in {settings.db}.")
+        from nagar.water.demo import load_water_demo
+
+        water = load_water_demo(store, settings=settings)
+        if water["stations"]:
+            console.print(f"Dhaka river water-quality demo (illustrative values): {water['stations']} stations, "
+                          f"{water['samples']} samples, {water['alerts']} demo alerts (`nagar water wqi --city dhaka`).")
         from nagar.demo.service import ensure_demo_accounts
 
         accounts = ensure_demo_accounts(store, settings=settings)
@@ -155,6 +161,9 @@ def ingest(
     settings = _settings(db)
     try:
         store = open_store(settings)
+        from nagar.alerts.service import start_worker
+
+        alerts = start_worker(store, settings)  # alert rules are evaluated as the batches are written
         unit_col = TransferSpeedColumn() if not file.name.lower().endswith((".parquet", ".pq")) else TextColumn("")
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       unit_col, TimeElapsedColumn(), console=err, disable=as_json, transient=True) as progress:
@@ -172,6 +181,8 @@ def ingest(
         audit.record(store, actor="cli", action="observations.ingest_file", city=city, target=f"file:{file.name}",
                      details={"received": result.received, "inserted": result.inserted, "updated": result.updated,
                               "rejected": result.rejected, "stations_created": result.stations_created})
+        if alerts is not None:
+            alerts.stop()  # evaluates what is still queued, then sends due webhooks no more
         store.close()
     except NagarError as exc:
         _fail(exc)
@@ -373,6 +384,8 @@ def _mount_subcommands() -> None:
     from nagar.funding.cli import app as funding_app
     from nagar.lake.cli import app as lake_app
     from nagar.ingest.mqtt_cli import app as mqtt_app
+    from nagar.water.cli import app as water_app
+    from nagar.alerts.cli import app as alerts_app
 
     app.add_typer(admin_app, name="admin")
     app.add_typer(audit_app, name="audit")
@@ -380,6 +393,8 @@ def _mount_subcommands() -> None:
     app.add_typer(mqtt_app, name="ingest-mqtt")
     app.add_typer(funding_app, name="plan")
     app.add_typer(lake_app, name="lake")
+    app.add_typer(water_app, name="water")
+    app.add_typer(alerts_app, name="alerts")
 
 
 _mount_subcommands()

@@ -81,7 +81,7 @@ def describe(spec: dict) -> str:
 
 def _message(rule: dict, scope_key: str, tr: engine.Transition) -> str:
     where = "the city" if scope_key == "city" else scope_key
-    v = "" if tr.value is None or np.isnan(tr.value) else f" (value {tr.value:.4g})"
+    v = "" if tr.value is None or np.isnan(tr.value) or rule["spec"].get("category") else f" (value {tr.value:.4g})"
     if tr.kind == "onset":
         return f"{rule['name']}: {describe(rule['spec'])} at {where} since {tr.time:%Y-%m-%d %H:%M} UTC{v}"
     return f"{rule['name']}: ended at {where} at {tr.time:%Y-%m-%d %H:%M} UTC{v}"

@@ -73,24 +73,39 @@ class WaterTables:
     # samples ------------------------------------------------------------------------------------
     def upsert_water_samples(self, rows: list[dict]) -> tuple[int, int]:
         """Insert or replace samples (key: station, parameter, time) in one transaction; values already in
-        canonical units. Returns ``(inserted, updated)``."""
-        inserted = updated = 0
+        canonical units. Returns ``(inserted, updated)``. Set-based: the batch is registered as an Arrow
+        relation, then one UPDATE ... FROM and one INSERT ... WHERE NOT EXISTS (row-by-row upserts into the
+        keyed table were ~7 ms a row on DuckDB)."""
+        import pyarrow as pa
+
+        if not rows:
+            return 0, 0
+        keyed = {}
+        for r in rows:  # the last row of a key in the batch wins
+            keyed[(r["station"], r["parameter"], _naive(r["time"]))] = r
+        stage = pa.table({
+            "station": pa.array([k[0] for k in keyed], pa.string()),
+            "parameter": pa.array([k[1] for k in keyed], pa.string()),
+            "time": pa.array([k[2] for k in keyed], pa.timestamp("us")),
+            "value": pa.array([float(r["value"]) for r in keyed.values()], pa.float64()),
+            "qualifier": pa.array([r.get("qualifier") or "" for r in keyed.values()], pa.string()),
+            "source": pa.array([r.get("source") for r in keyed.values()], pa.string()),
+        })
         with self._tx() as con:
-            for r in rows:
-                key = [r["station"], r["parameter"], _naive(r["time"])]
-                found = con.execute("SELECT 1 FROM water_samples WHERE station = ? AND parameter = ? AND time = ?",
-                                    key).fetchone()
-                if found is None:
-                    con.execute("INSERT INTO water_samples (station, parameter, time, value, qualifier, source) "
-                                "VALUES (?, ?, ?, ?, ?, ?)", key + [float(r["value"]), r.get("qualifier") or "",
-                                                                    r.get("source")])
-                    inserted += 1
-                else:
-                    con.execute("UPDATE water_samples SET value = ?, qualifier = ?, source = ? "
-                                "WHERE station = ? AND parameter = ? AND time = ?",
-                                [float(r["value"]), r.get("qualifier") or "", r.get("source"), *key])
-                    updated += 1
-        return inserted, updated
+            con.register("_wstage", stage)
+            try:
+                updated = con.execute(
+                    "UPDATE water_samples SET value = s.value, qualifier = s.qualifier, source = s.source "
+                    "FROM _wstage s WHERE water_samples.station = s.station AND water_samples.parameter = s.parameter "
+                    "AND water_samples.time = s.time").fetchone()[0]
+                inserted = con.execute(
+                    "INSERT INTO water_samples (station, parameter, time, value, qualifier, source) "
+                    "SELECT s.station, s.parameter, s.time, s.value, s.qualifier, s.source FROM _wstage s "
+                    "WHERE NOT EXISTS (SELECT 1 FROM water_samples w WHERE w.station = s.station "
+                    "AND w.parameter = s.parameter AND w.time = s.time)").fetchone()[0]
+            finally:
+                con.unregister("_wstage")
+        return int(inserted), int(updated) + (len(rows) - len(keyed))
 
     def water_samples(self, *, stations: list[str], parameters: list[str] | None = None,
                       start: datetime | None = None, end: datetime | None = None,
