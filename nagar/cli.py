@@ -101,6 +101,12 @@ def demo(
 
         if load_ewaste_demo(store):
             console.print("Dhaka's illustrative e-waste data loaded (`nagar ewaste trace 1`, page /ewaste).")
+        from nagar.water.demo import load_water_demo
+
+        water = load_water_demo(store, settings=settings)
+        if water["stations"]:
+            console.print(f"Dhaka river water-quality demo (illustrative values): {water['stations']} stations, "
+                          f"{water['samples']} samples, {water['alerts']} demo alerts (`nagar water wqi --city dhaka`).")
         from nagar.demo.service import ensure_demo_accounts
 
         accounts = ensure_demo_accounts(store, settings=settings)
@@ -159,6 +165,9 @@ def ingest(
     settings = _settings(db)
     try:
         store = open_store(settings)
+        from nagar.alerts.service import start_worker
+
+        alerts = start_worker(store, settings)  # alert rules are evaluated as the batches are written
         unit_col = TransferSpeedColumn() if not file.name.lower().endswith((".parquet", ".pq")) else TextColumn("")
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       unit_col, TimeElapsedColumn(), console=err, disable=as_json, transient=True) as progress:
@@ -176,6 +185,8 @@ def ingest(
         audit.record(store, actor="cli", action="observations.ingest_file", city=city, target=f"file:{file.name}",
                      details={"received": result.received, "inserted": result.inserted, "updated": result.updated,
                               "rejected": result.rejected, "stations_created": result.stations_created})
+        if alerts is not None:
+            alerts.stop()  # evaluates what is still queued, then sends due webhooks no more
         store.close()
     except NagarError as exc:
         _fail(exc)
@@ -378,6 +389,8 @@ def _mount_subcommands() -> None:
     from nagar.lake.cli import app as lake_app
     from nagar.waste.cli import app as ewaste_app
     from nagar.ingest.mqtt_cli import app as mqtt_app
+    from nagar.water.cli import app as water_app
+    from nagar.alerts.cli import app as alerts_app
 
     app.add_typer(admin_app, name="admin")
     app.add_typer(audit_app, name="audit")
@@ -386,6 +399,8 @@ def _mount_subcommands() -> None:
     app.add_typer(funding_app, name="plan")
     app.add_typer(lake_app, name="lake")
     app.add_typer(ewaste_app, name="ewaste")
+    app.add_typer(water_app, name="water")
+    app.add_typer(alerts_app, name="alerts")
 
 
 _mount_subcommands()

@@ -31,9 +31,14 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     async def lifespan(app: FastAPI):
         own = store is None
         app.state.store = store if store is not None else open_store(settings)
+        from nagar.alerts.service import start_worker
+
+        alerts = start_worker(app.state.store, settings)  # evaluates alert rules as observations are written
         try:
             yield
         finally:
+            if alerts is not None:
+                alerts.stop()
             if own:
                 app.state.store.close()
 
@@ -112,6 +117,12 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
 
     app.include_router(waste_views.router)
     app.include_router(waste_views.keys_router)
+    from nagar.water import views as water_views
+
+    app.include_router(water_views.router)
+    from nagar.alerts import views as alerts_views
+
+    app.include_router(alerts_views.router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:

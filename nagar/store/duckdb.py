@@ -30,6 +30,8 @@ from .migrations import MIGRATIONS
 from .climate_tables import ClimateTables
 from .funding_tables import FundingTables
 from .mqtt_tables import MqttTables
+from .water_tables import WaterTables
+from .alerts_tables import AlertTables
 from .security_tables import SecurityTables
 from .waste_tables import WasteTables
 
@@ -80,7 +82,8 @@ def _translate(exc: duckdb.Error) -> StoreError:
     return StoreError(f"database error: {exc}", transient=transient)
 
 
-class DuckDBStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables, WasteTables):
+class DuckDBStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables, WasteTables,
+                  WaterTables, AlertTables):
     """The :class:`nagar.store.base.Store` protocol over an embedded DuckDB file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False):

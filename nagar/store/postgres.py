@@ -79,6 +79,8 @@ from .pg_dialect import COMPAT_DDL, EXTRA_DDL, Translated, TranslationError, to_
 from .climate_tables import ClimateTables
 from .funding_tables import FundingTables
 from .mqtt_tables import MqttTables
+from .water_tables import WaterTables
+from .alerts_tables import AlertTables
 from .security_tables import SecurityTables
 from .waste_tables import WasteTables
 
@@ -382,7 +384,8 @@ class PgConnection:
                 release()
 
 
-class PostgresStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables, WasteTables):
+class PostgresStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables, WasteTables,
+                    WaterTables, AlertTables):
     """The :class:`nagar.store.base.Store` protocol over PostgreSQL (14 or newer).
 
     ``url``: a libpq connection string or URI (``postgresql://user:password@host:5432/nagar``; a

@@ -289,6 +289,12 @@ TABLE.update(funding_rows(globals()))
 from tests.waste.matrix_rows import waste_rows  # noqa: E402
 
 TABLE.update(waste_rows(globals()))
+from tests.water.matrix_rows import water_rows  # noqa: E402
+
+TABLE.update(water_rows(globals()))
+from tests.alerts.matrix_rows import alerts_rows  # noqa: E402
+
+TABLE.update(alerts_rows(globals()))
 
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
           "username": "grantee"}

@@ -1,0 +1,1 @@
+"""Water quality: sampling stations, lab samples, objective sets per water use, the CCME WQI 1.0."""
