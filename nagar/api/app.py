@@ -31,9 +31,16 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     async def lifespan(app: FastAPI):
         own = store is None
         app.state.store = store if store is not None else open_store(settings)
+        from nagar.quality.service import attach as attach_quality  # fault detection as data arrives
+
+        # on the store the app owns (a store handed in belongs to its caller, who may attach it)
+        app.state.quality = attach_quality(app.state.store) if own else None
         try:
             yield
         finally:
+            if app.state.quality is not None:
+                app.state.store.off_write(app.state.quality)
+                app.state.quality.stop()
             if own:
                 app.state.store.close()
 
@@ -108,6 +115,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.funding import views as funding_views
 
     app.include_router(funding_views.router)
+    from nagar.quality import views as quality_views
+
+    app.include_router(quality_views.router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:

@@ -286,6 +286,9 @@ TABLE.update(climate_rows(globals()))
 from tests.funding.matrix_rows import funding_rows  # noqa: E402
 
 TABLE.update(funding_rows(globals()))
+from tests.quality.matrix_rows import quality_rows  # noqa: E402
+
+TABLE.update(quality_rows(globals()))
 
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
           "username": "grantee"}
