@@ -95,6 +95,11 @@ def demo(
                 fund = load_funding_demo(store)
             console.print(f"Fund demo: {fund['projects']} candidate projects in 28 cities, "
                           f"{fund['funded']} funded in the first tranche (`nagar plan --help`).")
+            from nagar.quality.cli import print_scan
+            from nagar.quality.service import data_cities, scan as quality_scan
+
+            for c in data_cities(store):  # the faulty sensor is in Dhaka (`nagar quality faults --city dhaka`)
+                print_scan(quality_scan(store, city=c))
         else:
             console.print(f"Demo data already in {settings.db}.")
         from nagar.waste.demo import load_ewaste_demo
@@ -177,9 +182,13 @@ def ingest(
                 progress.update(task, completed=done, total=total)
 
             t0 = datetime.now(timezone.utc)
+            from nagar.quality.service import attach as attach_quality
+
+            watcher = attach_quality(store, background=False)  # examined once the file is in (drain below)
             result = ingest_file(store, path=file, settings=settings, city=city, batch_rows=batch_rows,
                                  on_progress=on_progress)
             secs = (datetime.now(timezone.utc) - t0).total_seconds()
+            watcher.drain()
         from nagar.security import audit
 
         audit.record(store, actor="cli", action="observations.ingest_file", city=city, target=f"file:{file.name}",
@@ -401,6 +410,9 @@ def _mount_subcommands() -> None:
     app.add_typer(ewaste_app, name="ewaste")
     app.add_typer(water_app, name="water")
     app.add_typer(alerts_app, name="alerts")
+    from nagar.quality.cli import app as quality_app
+
+    app.add_typer(quality_app, name="quality")
 
 
 _mount_subcommands()

@@ -32,11 +32,17 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         own = store is None
         app.state.store = store if store is not None else open_store(settings)
         from nagar.alerts.service import start_worker
+        from nagar.quality.service import attach as attach_quality  # fault detection as data arrives
 
         alerts = start_worker(app.state.store, settings)  # evaluates alert rules as observations are written
+        # on the store the app owns (a store handed in belongs to its caller, who may attach it)
+        app.state.quality = attach_quality(app.state.store) if own else None
         try:
             yield
         finally:
+            if app.state.quality is not None:
+                app.state.store.off_write(app.state.quality)
+                app.state.quality.stop()
             if alerts is not None:
                 alerts.stop()
             if own:
@@ -123,6 +129,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.alerts import views as alerts_views
 
     app.include_router(alerts_views.router)
+    from nagar.quality import views as quality_views
+
+    app.include_router(quality_views.router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:

@@ -26,14 +26,8 @@ from nagar.core.tenancy import Scope
 from nagar.core.units import PARAMETERS
 
 from .base import COUNTED_FLAGS, FLAGS, OBSERVATION_SCHEMA, Aggregation, StoreStats, WriteCounts, WriteListeners
+from .domains import DOMAIN_TABLES
 from .migrations import MIGRATIONS
-from .climate_tables import ClimateTables
-from .funding_tables import FundingTables
-from .mqtt_tables import MqttTables
-from .water_tables import WaterTables
-from .alerts_tables import AlertTables
-from .security_tables import SecurityTables
-from .waste_tables import WasteTables
 
 _PARAM_KEYS = pa.array([p.key for p in PARAMETERS.values()], pa.string())
 _PARAM_CODES = pa.array([p.code for p in PARAMETERS.values()], pa.int16())
@@ -82,8 +76,7 @@ def _translate(exc: duckdb.Error) -> StoreError:
     return StoreError(f"database error: {exc}", transient=transient)
 
 
-class DuckDBStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables, WasteTables,
-                  WaterTables, AlertTables):
+class DuckDBStore(WriteListeners, *DOMAIN_TABLES):
     """The :class:`nagar.store.base.Store` protocol over an embedded DuckDB file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False):

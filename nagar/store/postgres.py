@@ -74,15 +74,9 @@ from nagar.core.units import PARAMETERS
 
 from .base import FLAGS, OBSERVATION_SCHEMA, WriteCounts, WriteListeners
 from .duckdb import DuckDBStore
+from .domains import DOMAIN_TABLES
 from .migrations import MIGRATIONS
 from .pg_dialect import COMPAT_DDL, EXTRA_DDL, Translated, TranslationError, to_postgres
-from .climate_tables import ClimateTables
-from .funding_tables import FundingTables
-from .mqtt_tables import MqttTables
-from .water_tables import WaterTables
-from .alerts_tables import AlertTables
-from .security_tables import SecurityTables
-from .waste_tables import WasteTables
 
 ARROW_TZ = "Etc/UTC"
 """Session time zone, and the zone Arrow results carry (what DuckDB reports for ``SET TimeZone = 'UTC'``)."""
@@ -384,8 +378,7 @@ class PgConnection:
                 release()
 
 
-class PostgresStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables, WasteTables,
-                    WaterTables, AlertTables):
+class PostgresStore(WriteListeners, *DOMAIN_TABLES):
     """The :class:`nagar.store.base.Store` protocol over PostgreSQL (14 or newer).
 
     ``url``: a libpq connection string or URI (``postgresql://user:password@host:5432/nagar``; a

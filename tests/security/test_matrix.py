@@ -295,6 +295,9 @@ TABLE.update(water_rows(globals()))
 from tests.alerts.matrix_rows import alerts_rows  # noqa: E402
 
 TABLE.update(alerts_rows(globals()))
+from tests.quality.matrix_rows import quality_rows  # noqa: E402
+
+TABLE.update(quality_rows(globals()))
 
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
           "username": "grantee"}
