@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
+
+# The CLI's rich consoles take their width when nagar.cli is imported: the same width for every run
+# (a terminal, CI, an xdist worker), so that tables print the same way everywhere.
+os.environ["COLUMNS"] = "200"
 
 import pyarrow as pa
 import pytest
