@@ -34,6 +34,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         try:
             yield
         finally:
+            from nagar.ngsild.service import shutdown as ngsild_shutdown
+
+            ngsild_shutdown(app.state.store)
             if own:
                 app.state.store.close()
 
@@ -108,6 +111,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.funding import views as funding_views
 
     app.include_router(funding_views.router)
+    from nagar.ngsild import views as ngsild_views
+
+    app.include_router(ngsild_views.router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:
