@@ -207,7 +207,7 @@ class _Parser:
                 break
             self.i += 1
         raw = self.s[start:self.i]
-        if not raw:
+        if not raw or raw[0] in "=<>!~":
             raise self.fail("a value is expected")
         return raw
 
