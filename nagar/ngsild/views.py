@@ -470,3 +470,74 @@ def delete_subscription(subscriptionId: str, request: Request, store: StoreDep, 
 
 
 _ = OperationNotSupported
+
+
+# temporal (clauses 5.7.3, 5.7.4; binding 6.18-6.19) --------------------------------------------------
+def _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt, endTimeAt, lastN):
+    from . import temporal as TM
+
+    opts = {o.strip() for o in (options or "").split(",") if o.strip()}
+    bad = opts - {"temporalValues", "aggregatedValues", "sysAttrs"}
+    if bad:
+        raise BadRequestData(f"unknown options: {', '.join(sorted(bad))}", field="options")
+    start, end = TM.time_range(timerel, timeAt, endTimeAt)
+    methods = period = None
+    if "aggregatedValues" in opts or aggrMethods:
+        methods = [m.strip() for m in (aggrMethods or "").split(",") if m.strip()]
+        if not methods or any(m not in TM.METHODS for m in methods):
+            raise BadRequestData(f"aggrMethods must list some of {', '.join(TM.METHODS)}", field="aggrMethods")
+        period = TM.parse_duration(aggrPeriodDuration or "PT1H")
+    if lastN is not None and lastN < 1:
+        raise BadRequestData("lastN must be a positive integer", field="lastN")
+    origin = E.parse_time(timeAt, "timeAt") if timeAt else None
+    return start, end, methods, period, "temporalValues" if "temporalValues" in opts else "normalized", origin
+
+
+@router.get("/temporal/entities/{entityId}",
+            summary="Temporal evolution of an entity (timerel, lastN, temporalValues, aggregatedValues)",
+            **_spec(Perm.READ, ok={200: _OBJ}))
+def temporal_entity(entityId: str, request: Request, store: StoreDep, settings: SettingsDep,
+                    tenant: str | None = TenantH, attrs: str | None = Query(None),
+                    timerel: str | None = Query(None), timeAt: str | None = Query(None),
+                    endTimeAt: str | None = Query(None), lastN: int | None = Query(None),
+                    options: str | None = Query(None), aggrMethods: str | None = Query(None),
+                    aggrPeriodDuration: str | None = Query(None)) -> Response:
+    from . import temporal as TM
+
+    b = _broker(request, store, settings)
+    t = _tenant(request, b, tenant)
+    ctx = _ctx_out(request)
+    start, end, methods, period, fmt, origin = _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt,
+                                                      endTimeAt, lastN)
+    ent = b.get(t, entityId)
+    return _json(request, TM.temporal_entity(store, t, ent, ctx, attrs=_attrs_param(attrs, ctx), start=start,
+                                             end=end, last_n=lastN, fmt=fmt, methods=methods, period_s=period,
+                                             origin=origin), ctx)
+
+
+@router.get("/temporal/entities", summary="Query the temporal evolution of entities",
+            **_spec(Perm.READ, ok={200: _ARR}))
+def temporal_query(request: Request, store: StoreDep, settings: SettingsDep, tenant: str | None = TenantH,
+                   id: str | None = Query(None), idPattern: str | None = Query(None),
+                   type: str | None = Query(None), attrs: str | None = Query(None), q: str | None = Query(None),
+                   timerel: str | None = Query(None), timeAt: str | None = Query(None),
+                   endTimeAt: str | None = Query(None), lastN: int | None = Query(None),
+                   options: str | None = Query(None), aggrMethods: str | None = Query(None),
+                   aggrPeriodDuration: str | None = Query(None), limit: int = Query(20, ge=0),
+                   offset: int = Query(0, ge=0)) -> Response:
+    from . import temporal as TM
+
+    b = _broker(request, store, settings)
+    t = _tenant(request, b, tenant)
+    ctx = _ctx_out(request)
+    limit_check(limit)
+    start, end, methods, period, fmt, origin = _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt,
+                                                      endTimeAt, lastN)
+    if not (id or idPattern or type or attrs or q):
+        raise BadRequestData("a temporal query needs at least one of id, idPattern, type, attrs or q", field="type")
+    attr_set = _attrs_param(attrs, ctx)
+    found = b.query(t, ids=id.split(",") if id else None, id_pattern=idPattern, types=type, q=q, ctx=ctx,
+                    attrs=attr_set)[offset:offset + limit]
+    return _json(request, [TM.temporal_entity(store, t, e, ctx, attrs=attr_set, start=start, end=end, last_n=lastN,
+                                              fmt=fmt, methods=methods, period_s=period, origin=origin)
+                        for e in found], ctx)

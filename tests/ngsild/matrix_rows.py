@@ -66,7 +66,7 @@ def ngsild_rows(ns: dict) -> dict:
         return _body([_entity(ctx.n)["id"]])
 
     typ = (("type", "MatrixThing"),)
-    return {
+    return {**temporal_rows(ns),
         ("POST", N + "/entities"): Route(Perm.WRITE, writes("201"), body=lambda ctx: _body(_entity(ctx.n))),
         ("GET", N + "/entities"): Route(Perm.READ, reads(typ), prepare=fresh_entity),
         ("GET", N + "/entities/{entityId}"): Route(Perm.READ, reads(), prepare=fresh_entity),
@@ -97,3 +97,10 @@ def ngsild_rows(ns: dict) -> dict:
         ("DELETE", N + "/subscriptions/{subscriptionId}"): Route(Perm.WRITE, writes("204"),
                                                                  prepare=fresh_subscription),
     }
+
+
+def temporal_rows(ns: dict) -> dict:
+    Route, Perm, reads = ns["Route"], ns["Perm"], ns["reads"]
+    return {("GET", N + "/temporal/entities/{entityId}"): Route(Perm.READ, reads(), prepare=fresh_entity),
+            ("GET", N + "/temporal/entities"): Route(Perm.READ, reads((("type", "MatrixThing"),)),
+                                                     prepare=fresh_entity)}
