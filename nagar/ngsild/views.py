@@ -42,6 +42,8 @@ def _spec(perm: Perm, *, body: dict | None = None, ok: dict[int, Any]) -> dict:
             responses[code] = {"description": "Done"}
         else:
             responses[code] = {"description": "Done", "content": {"application/json": {"schema": schema}}}
+    responses.setdefault(403, {"description": "TooManyResults (limit above 1000), or a known caller without the right",
+                               "model": responses[422]["model"]})
     if body is not None:
         responses[415] = {"description": "Body is not application/json or application/ld+json",
                           "model": responses[422]["model"]}
