@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
                 app.state.quality.stop()
             if alerts is not None:
                 alerts.stop()
+            from nagar.ngsild.service import shutdown as ngsild_shutdown
+
+            ngsild_shutdown(app.state.store)
             if own:
                 app.state.store.close()
 
@@ -132,6 +135,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.quality import views as quality_views
 
     app.include_router(quality_views.router)
+    from nagar.ngsild import views as ngsild_views
+
+    app.include_router(ngsild_views.router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:

@@ -7,6 +7,7 @@ from .climate_tables import ClimateTables
 from .forecast_tables import ForecastTables
 from .funding_tables import FundingTables
 from .mqtt_tables import MqttTables
+from .ngsild_tables import NgsildTables
 from .quality_tables import QualityTables
 from .security_tables import SecurityTables
 from .waste_tables import WasteTables
@@ -22,4 +23,5 @@ DOMAIN_TABLES: tuple[type, ...] = (
     AlertTables,
     QualityTables,
     ForecastTables,
+    NgsildTables,
 )

@@ -298,9 +298,12 @@ TABLE.update(alerts_rows(globals()))
 from tests.quality.matrix_rows import quality_rows  # noqa: E402
 
 TABLE.update(quality_rows(globals()))
+from tests.ngsild.matrix_rows import ngsild_rows  # noqa: E402
+
+TABLE.update(ngsild_rows(globals()))
 
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
-          "username": "grantee"}
+          "username": "grantee", "NGSILD-Tenant": "{city}"}
 """Values of path and required query parameters, by name (``{city}``/``{station}``: the case's target)."""
 
 HIDDEN_ROUTES = {("GET", "/"), ("GET", "/docs"), ("GET", "/i18n/{lang}.json"), ("GET", "/login"), ("POST", "/login"),
@@ -401,10 +404,10 @@ def _matrix_params():
 def send(world: World, method: str, path: str, case: Case, principal: str):
     """Build the request from the OpenAPI operation and send it as ``principal``."""
     route = TABLE[(method, path)]
-    op = world.doc["paths"][API + path][method.lower()]
+    op = world.doc["paths"][_abs(path)][method.lower()]
     ctx = Ctx(world=world, principal=principal, target=case.target, n=next(world.counter))
     fresh = route.prepare(ctx) if route.prepare else {}
-    url, query = API + path, {}
+    url, query, hdrs = _abs(path), {}, {}
     for p in op.get("parameters", []):
         name = p["name"]
         if p["in"] == "path":
@@ -414,6 +417,8 @@ def send(world: World, method: str, path: str, case: Case, principal: str):
         elif p["in"] == "query" and p.get("required"):
             assert name in VALUES, f"no value for required query parameter {name!r} of {method} {path}"
             query[name] = _fill(VALUES[name], ctx)
+        elif p["in"] == "header" and name in VALUES:
+            hdrs[name] = _fill(VALUES[name], ctx)
     for k, v in case.query:
         query[k] = _fill(v, ctx)
     body, ctype = b"", None
@@ -423,7 +428,7 @@ def send(world: World, method: str, path: str, case: Case, principal: str):
     if route.body is not None:
         assert "requestBody" in op or path == "/devices/observations", f"{method} {path} documents no body"
         body, ctype = route.body(ctx)
-    headers = world.headers(principal, body)
+    headers = {**world.headers(principal, body), **hdrs}
     if ctype:
         headers["Content-Type"] = ctype
     r = world.client.request(method, url, params=query, content=body or None, headers=headers)
@@ -457,6 +462,15 @@ def test_matrix(world, method, path, case, principal, expected):
 # --- the table against the document -------------------------------------------------------------------------
 
 
+def _abs(path: str) -> str:
+    """A table path as served: under /api/v1, except the NGSI-LD API's own /ngsi-ld/v1 (kept whole)."""
+    return path if path.startswith("/ngsi-ld/") else API + path
+
+
+def _rel(path: str) -> str:
+    return path if path.startswith("/ngsi-ld/") else path[len(API):]
+
+
 def _operations(doc: dict) -> dict[tuple[str, str], dict]:
     return {(m.upper(), p): op for p, ops in doc["paths"].items() for m, op in ops.items()
             if m in ("get", "post", "put", "patch", "delete", "head", "options")}
@@ -464,8 +478,8 @@ def _operations(doc: dict) -> dict[tuple[str, str], dict]:
 
 def test_table_covers_the_document(world):
     ops = _operations(world.doc)
-    assert all(p.startswith(API) for _, p in ops), "every documented route lives under /api/v1"
-    documented = {(m, p[len(API):]) for m, p in ops}
+    assert all(p.startswith((API, "/ngsi-ld/v1/")) for _, p in ops), "every documented route lives under /api/v1"
+    documented = {(m, _rel(p)) for m, p in ops}
     assert documented - set(TABLE) == set(), "routes without a row in the expectation table"
     assert set(TABLE) - documented == set(), "rows for routes that are not in the document"
 
@@ -474,9 +488,9 @@ def test_every_operation_declares_the_permission_the_table_expects(world):
     ops = _operations(world.doc)
     missing = sorted(f"{m} {p}" for (m, p), op in ops.items() if PERMISSION_KEY not in op)
     assert missing == [], f"operations without {PERMISSION_KEY}"
-    wrong = {f"{m} {p}": (op[PERMISSION_KEY], TABLE[(m, p[len(API):])].perm.value)
-             for (m, p), op in ops.items() if (m, p[len(API):]) in TABLE
-             and op[PERMISSION_KEY] != TABLE[(m, p[len(API):])].perm.value}
+    wrong = {f"{m} {p}": (op[PERMISSION_KEY], TABLE[(m, _rel(p))].perm.value)
+             for (m, p), op in ops.items() if (m, _rel(p)) in TABLE
+             and op[PERMISSION_KEY] != TABLE[(m, _rel(p))].perm.value}
     assert wrong == {}, "declared permission (document, table) differs"
     assert {op[PERMISSION_KEY] for op in ops.values()} <= {p.value for p in Perm}
 

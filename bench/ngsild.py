@@ -1,0 +1,198 @@
+"""NGSI-LD broker bench: one real server process (uvicorn, one worker, the app over a temp DuckDB) and the
+load from this separate process (httpx, asyncio, 32 requests in flight).
+
+Measures entity updates/s (PATCH one attribute, X-API-Key like a FIWARE IoT Agent), batch upsert of 100
+entities (entities/s), single-entity reads/s, queries/s (type + q), and notification latency p50/p95
+(write sent -> notification received at a local HTTP receiver). Orion's figures are printed beside them
+as the reference the issue quotes (Orion, C++: ~1,800 updates/s, ~4,200 reads/s); the target is
+>= 5,000 updates/s and >= 10,000 reads/s on this 2-core machine.
+
+    .venv/bin/python bench/ngsild.py [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+N_ENT = 1000
+CONC = 32
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def setup(db: Path) -> str:
+    from datetime import datetime, timezone
+
+    from nagar.security import service as security
+    from nagar.security.passwords import hash_password
+    from nagar.security.permissions import Principal
+    from nagar.store.duckdb import DuckDBStore
+
+    s = DuckDBStore(db)
+    s.upsert_city(dict(id="bench", name="Bench", country="BD", timezone="Asia/Dhaka", lat=23.8, lon=90.4,
+                       standard="us-epa-2024", open_data=False))
+    user = s.create_user(username="agent", password_hash=hash_password("bench-password-1"),
+                         now=datetime.now(timezone.utc))
+    s.set_grant(user_id=user["id"], city="bench", role="operator")
+    key = security.create_api_key(s, principal=Principal(kind="user", user_id=user["id"], username="agent"),
+                                  name="iot-agent", expires_days=1)["key"]
+    s.close()
+    return key
+
+
+async def timed(client: httpx.AsyncClient, seconds: float, make) -> tuple[int, int]:
+    """Requests made by ``make(i)`` (-> coroutine returning a response) for ``seconds``: (ok, failed)."""
+    stop = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+    ok = bad = 0
+
+    async def worker():
+        nonlocal ok, bad
+        while time.perf_counter() < stop:
+            r = await make(next(counter))
+            if r.status_code < 300:
+                ok += 1
+            else:
+                bad += 1
+
+    await asyncio.gather(*(worker() for _ in range(CONC)))
+    return ok, bad
+
+
+class Receiver:
+    def __init__(self):
+        self.got: dict[int, float] = {}
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                now = time.perf_counter()
+                for e in body["data"]:
+                    outer.got.setdefault(int(e["speed"]), now)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.srv.server_address[1]}/notify"
+
+
+async def run(url: str, key: str, seconds: float) -> dict:
+    H = {"X-API-Key": key, "NGSILD-Tenant": "bench", "Content-Type": "application/json"}
+    out: dict = {}
+    limits = httpx.Limits(max_connections=CONC, max_keepalive_connections=CONC)
+    async with httpx.AsyncClient(base_url=url, headers=H, limits=limits, timeout=30) as c:
+        # batch upsert of 100 entities
+        t = time.perf_counter()
+        for b in range(N_ENT // 100):
+            ents = [{"id": f"urn:ngsi-ld:Vehicle:{b * 100 + i}", "type": "Vehicle", "speed": i % 100,
+                     "location": {"type": "Point", "coordinates": [90.4 + i / 1000, 23.8]}} for i in range(100)]
+            r = await c.post("/ngsi-ld/v1/entityOperations/upsert", content=json.dumps(ents))
+            assert r.status_code in (201, 204), r.text
+        out["batch upsert (entities/s)"] = N_ENT / (time.perf_counter() - t)
+        t = time.perf_counter()
+        for b in range(N_ENT // 100):  # again: all updates (replace)
+            ents = [{"id": f"urn:ngsi-ld:Vehicle:{b * 100 + i}", "type": "Vehicle", "speed": (i + 1) % 100}
+                    for i in range(100)]
+            r = await c.post("/ngsi-ld/v1/entityOperations/upsert", content=json.dumps(ents))
+            assert r.status_code == 204, r.text
+
+        def patch(i):
+            return c.patch(f"/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:{i % N_ENT}/attrs/speed",
+                           content=json.dumps({"value": i % 1000}))
+
+        def read(i):
+            return c.get(f"/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:{i % N_ENT}")
+
+        def query(i):
+            return c.get("/ngsi-ld/v1/entities", params={"type": "Vehicle", "q": f"speed=={i % 100}", "limit": 20})
+
+        for name, fn in (("entity updates (PATCH attr)/s", patch), ("single-entity reads/s", read),
+                         ("queries (type + q)/s", query)):
+            ok, bad = await timed(c, seconds, fn)
+            out[name] = ok / seconds
+            if bad:
+                out[name + " failed"] = bad
+        # notification latency
+        rec = Receiver()
+        r = await c.post("/ngsi-ld/v1/subscriptions", content=json.dumps({
+            "type": "Subscription", "entities": [{"type": "Vehicle", "id": "urn:ngsi-ld:Vehicle:0"}],
+            "watchedAttributes": ["speed"], "notification": {"format": "keyValues", "attributes": ["speed"],
+                                                             "endpoint": {"uri": rec.url}}}))
+        assert r.status_code == 201, r.text
+        sent = {}
+        for v in range(1000, 1200):
+            sent[v] = time.perf_counter()
+            r = await c.patch("/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:0/attrs/speed", content=json.dumps({"value": v}))
+            assert r.status_code == 204
+            await asyncio.sleep(0.005)
+        end = time.perf_counter() + 5
+        while len(rec.got) < len(sent) and time.perf_counter() < end:
+            await asyncio.sleep(0.05)
+        lat = sorted((rec.got[v] - t0) * 1000 for v, t0 in sent.items() if v in rec.got)
+        rec.srv.shutdown()
+        out["notification p50 (ms)"] = lat[len(lat) // 2] if lat else float("nan")
+        out["notification p95 (ms)"] = lat[int(len(lat) * 0.95)] if lat else float("nan")
+        out["notifications received"] = f"{len(lat)}/{len(sent)}"
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5.0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="nagar-ngsild-bench-") as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        key = setup(db)
+        port = free_port()
+        env = {**os.environ, "NAGAR_DB": str(db), "NAGAR_SECRET_KEY": "b" * 48, "NAGAR_IP_RATE_PER_S": "1000000",
+               "NAGAR_IP_BURST": "1000000", "NAGAR_KEY_RATE_PER_S": "1000000", "NAGAR_KEY_BURST": "1000000"}
+        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "nagar.api.app:create_app", "--factory",
+                                   "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(200):
+                try:
+                    httpx.get(url + "/api/v1/health", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            res = asyncio.run(run(url, key, args.seconds))
+        finally:
+            server.terminate()
+            server.wait(10)
+    orion = {"entity updates (PATCH attr)/s": "1,800", "single-entity reads/s": "4,200"}
+    target = {"entity updates (PATCH attr)/s": ">= 5,000", "single-entity reads/s": ">= 10,000"}
+    print(f"{'measure':34s} {'Nagar':>12s} {'Orion (ref)':>12s} {'target':>10s}")
+    for k, v in res.items():
+        val = f"{v:,.1f}" if isinstance(v, float) else str(v)
+        print(f"{k:34s} {val:>12s} {orion.get(k, '-'):>12s} {target.get(k, '-'):>10s}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""Store methods for the NGSI-LD broker (entities as JSON, attribute history, subscriptions).
+
+Mixed into both SQL backends; plain SQL with bound values, one transaction per call (a batch of
+entities is one transaction). Times are naive UTC in the database and aware UTC out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+_ENTITY_COLS = ("tenant", "id", "types", "body", "station", "created_at", "modified_at")
+_HISTORY_COLS = ("tenant", "entity_id", "attr", "dataset_id", "time", "value_num", "value_text", "instance")
+
+
+def _naive(t):
+    if isinstance(t, datetime) and t.tzinfo is not None:
+        return t.astimezone(timezone.utc).replace(tzinfo=None)
+    return t
+
+
+def _aware(t):
+    if isinstance(t, datetime) and t.tzinfo is None:
+        return t.replace(tzinfo=timezone.utc)
+    return t
+
+
+class NgsildTables:
+    """Entities, attribute history and subscriptions of the NGSI-LD API, per tenant (city)."""
+
+    # entities ----------------------------------------------------------------------------------
+    def ngsild_get(self, tenant: str, entity_id: str) -> dict | None:
+        rows = self._rows("SELECT id, types, body, station FROM ngsild_entities WHERE tenant = ? AND id = ?",
+                          [tenant, entity_id])
+        return rows[0] if rows else None
+
+    def ngsild_existing(self, tenant: str, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = self._rows("SELECT id FROM ngsild_entities WHERE tenant = ? AND id IN (SELECT unnest(?::VARCHAR[]))",
+                          [tenant, list(ids)])
+        return {r["id"] for r in rows}
+
+    def ngsild_query(self, tenant: str, *, ids: list[str] | None = None, type_like: list[str] | None = None,
+                     station: str | None = None) -> list[dict]:
+        """Candidate rows of a tenant: ``ids`` exact, ``type_like`` any of the LIKE patterns on ``types``."""
+        sql = "SELECT id, types, body, station FROM ngsild_entities WHERE tenant = ?"
+        params: list = [tenant]
+        if ids is not None:
+            sql += " AND id IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(list(ids))
+        if type_like:
+            sql += " AND (" + " OR ".join("types LIKE ?" for _ in type_like) + ")"
+            params.extend(type_like)
+        if station is not None:
+            sql += " AND station = ?"
+            params.append(station)
+        return self._rows(sql + " ORDER BY id", params)
+
+    def ngsild_write(self, tenant: str, *, put: list[dict] = (), delete: list[str] = (),
+                     history: list[dict] = ()) -> None:
+        """In one transaction: upsert entity rows (``id, types, body, station, created_at, modified_at``),
+        delete entities by id (with their history), append history rows."""
+        with self._tx() as con:
+            if delete:
+                con.execute("DELETE FROM ngsild_entities WHERE tenant = ? AND id IN (SELECT unnest(?::VARCHAR[]))",
+                            [tenant, list(delete)])
+                con.execute("DELETE FROM ngsild_history WHERE tenant = ? AND entity_id IN "
+                            "(SELECT unnest(?::VARCHAR[]))", [tenant, list(delete)])
+            for e in put:
+                con.execute(
+                    f"INSERT INTO ngsild_entities ({', '.join(_ENTITY_COLS)}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, body = excluded.body, "
+                    "station = excluded.station, modified_at = excluded.modified_at",
+                    [tenant, e["id"], e["types"], e["body"], e.get("station"), _naive(e["created_at"]),
+                     _naive(e["modified_at"])])
+            if history:
+                if len(history) == 1:
+                    h = history[0]
+                    con.execute(f"INSERT INTO ngsild_history ({', '.join(_HISTORY_COLS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                [tenant, h["entity_id"], h["attr"], h.get("dataset_id"), _naive(h["time"]),
+                                 h.get("value_num"), h["value_text"], h["instance"]])
+                else:
+                    import pyarrow as pa
+
+                    tbl = pa.table({
+                        "tenant": pa.array([tenant] * len(history), pa.string()),
+                        "entity_id": pa.array([h["entity_id"] for h in history], pa.string()),
+                        "attr": pa.array([h["attr"] for h in history], pa.string()),
+                        "dataset_id": pa.array([h.get("dataset_id") for h in history], pa.string()),
+                        "time": pa.array([_naive(h["time"]) for h in history], pa.timestamp("us")),
+                        "value_num": pa.array([h.get("value_num") for h in history], pa.float64()),
+                        "value_text": pa.array([h["value_text"] for h in history], pa.string()),
+                        "instance": pa.array([h["instance"] for h in history], pa.string()),
+                    })
+                    con.register("_ngsild_hist", tbl)
+                    try:
+                        con.execute(f"INSERT INTO ngsild_history ({', '.join(_HISTORY_COLS)}) "
+                                    f"SELECT {', '.join(_HISTORY_COLS)} FROM _ngsild_hist")
+                    finally:
+                        try:
+                            con.unregister("_ngsild_hist")
+                        except Exception:  # the transaction failed; rollback drops it
+                            pass
+
+    def ngsild_delete_history(self, tenant: str, entity_id: str, attr: str, dataset_id: str | None,
+                              all_instances: bool) -> None:
+        with self._tx() as con:
+            if all_instances:
+                con.execute("DELETE FROM ngsild_history WHERE tenant = ? AND entity_id = ? AND attr = ?",
+                            [tenant, entity_id, attr])
+            elif dataset_id is None:
+                con.execute("DELETE FROM ngsild_history WHERE tenant = ? AND entity_id = ? AND attr = ? "
+                            "AND dataset_id IS NULL", [tenant, entity_id, attr])
+            else:
+                con.execute("DELETE FROM ngsild_history WHERE tenant = ? AND entity_id = ? AND attr = ? "
+                            "AND dataset_id = ?", [tenant, entity_id, attr, dataset_id])
+
+    # temporal ----------------------------------------------------------------------------------
+    def ngsild_history(self, tenant: str, entity_id: str, *, attrs: list[str] | None = None,
+                       start: datetime | None = None, end: datetime | None = None,
+                       last_n: int | None = None) -> list[dict]:
+        """Instances of an entity's attributes in [start, end), oldest first (the newest ``last_n`` per
+        attribute and dataset when given)."""
+        sql = ("SELECT attr, dataset_id, timezone('UTC', time) AS time, value_num, instance FROM ngsild_history "
+               "WHERE tenant = ? AND entity_id = ?")
+        params: list = [tenant, entity_id]
+        if attrs is not None:
+            sql += " AND attr IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(list(attrs))
+        if start is not None:
+            sql += " AND time >= ?"
+            params.append(_naive(start))
+        if end is not None:
+            sql += " AND time < ?"
+            params.append(_naive(end))
+        if last_n is not None:
+            sql = (f"SELECT attr, dataset_id, time, value_num, instance FROM (SELECT *, row_number() OVER "
+                   f"(PARTITION BY attr, dataset_id ORDER BY time DESC) AS rn FROM ({sql}) h) r WHERE rn <= ?")
+            params.append(int(last_n))
+        return self._rows(sql + " ORDER BY attr, time", params)
+
+    def ngsild_history_aggregate(self, tenant: str, entity_id: str, *, attrs: list[str] | None, period_s: int,
+                                 start: datetime, end: datetime, origin: datetime) -> list[dict]:
+        """Per attribute, dataset and period of ``period_s`` seconds from ``origin``: count, distinct count,
+        sum, avg, min, max of the numeric values, and the period's first and last instant."""
+        sql = """
+            SELECT attr, dataset_id, CAST(floor(epoch_s / ?) AS BIGINT) AS bucket,
+                   count(*) AS total_count, count(DISTINCT value_text) AS distinct_count,
+                   sum(value_num) AS sum, avg(value_num) AS avg, min(value_num) AS min, max(value_num) AS max
+            FROM (
+                SELECT attr, dataset_id, value_num, value_text,
+                       (EXTRACT(EPOCH FROM time) - EXTRACT(EPOCH FROM CAST(? AS TIMESTAMP))) AS epoch_s
+                FROM ngsild_history WHERE tenant = ? AND entity_id = ? AND time >= ? AND time < ? {attrs}
+            ) h
+            GROUP BY attr, dataset_id, bucket ORDER BY attr, bucket"""
+        params: list = [float(period_s), _naive(origin), tenant, entity_id, _naive(start), _naive(end)]
+        a = ""
+        if attrs is not None:
+            a = "AND attr IN (SELECT unnest(?::VARCHAR[]))"
+            params.append(list(attrs))
+        return self._rows(sql.format(attrs=a), params)
+
+    def ngsild_latest_observations(self, station: str) -> list[dict]:
+        """The latest counted reading of each parameter of a station (for an AirQualityObserved read)."""
+        return self._rows(
+            """SELECT parameter, unit, value, timezone('UTC', time) AS time FROM (
+                   SELECT p.key AS parameter, p.unit AS unit, o.value AS value, o.time AS time,
+                          row_number() OVER (PARTITION BY p.key ORDER BY o.time DESC) AS rn
+                   FROM observations o JOIN stations s ON s.key = o.station_key
+                   JOIN parameters p ON p.code = o.parameter
+                   WHERE s.id = ? AND o.flag <= 1) r
+               WHERE rn = 1 ORDER BY parameter""", [station])
+
+    # subscriptions -----------------------------------------------------------------------------
+    def ngsild_put_subscription(self, tenant: str, sub_id: str, body: str, *, create: bool) -> bool:
+        """Insert (``create``) or replace a subscription's body; False if it exists (create) or not (replace)."""
+        with self._tx() as con:
+            exists = con.execute("SELECT 1 FROM ngsild_subscriptions WHERE tenant = ? AND id = ?",
+                                 [tenant, sub_id]).fetchone() is not None
+            if create:
+                if exists:
+                    return False
+                con.execute("INSERT INTO ngsild_subscriptions (tenant, id, body) VALUES (?, ?, ?)",
+                            [tenant, sub_id, body])
+            else:
+                if not exists:
+                    return False
+                con.execute("UPDATE ngsild_subscriptions SET body = ? WHERE tenant = ? AND id = ?",
+                            [body, tenant, sub_id])
+        return True
+
+    def ngsild_subscriptions(self, tenant: str | None = None, sub_id: str | None = None) -> list[dict]:
+        sql = ("SELECT tenant, id, body, times_sent, timezone('UTC', last_notification) AS last_notification, "
+               "timezone('UTC', last_success) AS last_success, timezone('UTC', last_failure) AS last_failure "
+               "FROM ngsild_subscriptions WHERE true")
+        params: list = []
+        if tenant is not None:
+            sql += " AND tenant = ?"
+            params.append(tenant)
+        if sub_id is not None:
+            sql += " AND id = ?"
+            params.append(sub_id)
+        return self._rows(sql + " ORDER BY tenant, id", params)
+
+    def ngsild_delete_subscription(self, tenant: str, sub_id: str) -> bool:
+        with self._tx() as con:
+            n = con.execute("DELETE FROM ngsild_subscriptions WHERE tenant = ? AND id = ? RETURNING id",
+                            [tenant, sub_id]).fetchall()
+        return bool(n)
+
+    def ngsild_notified(self, tenant: str, sub_id: str, *, at: datetime, ok: bool) -> None:
+        """Record one notification attempt (timesSent, lastNotification, lastSuccess / lastFailure)."""
+        col = "last_success" if ok else "last_failure"
+        with self._tx() as con:
+            con.execute(f"UPDATE ngsild_subscriptions SET times_sent = times_sent + 1, last_notification = ?, "
+                        f"{col} = ? WHERE tenant = ? AND id = ?", [_naive(at), _naive(at), tenant, sub_id])

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from nagar.api.app import create_app
+from nagar.core.settings import Settings
+from nagar.store.duckdb import DuckDBStore
+from tests.conftest import bearer, make_user
+
+DHAKA = dict(id="dhaka", name="Dhaka", country="BD", timezone="Asia/Dhaka", lat=23.81, lon=90.41,
+             standard="us-epa-2024", open_data=False)
+CTG = dict(id="chattogram", name="Chattogram", country="BD", timezone="Asia/Dhaka", lat=22.36, lon=91.78,
+           standard="us-epa-2024", open_data=True)
+T = {"NGSILD-Tenant": "dhaka"}
+E = "/ngsi-ld/v1/entities"
+
+
+class Api:
+    """A TestClient as dhaka's operator (bearer), sending the dhaka tenant header by default."""
+
+    def __init__(self, client: TestClient, auth: dict, store, app):
+        self.c, self.auth, self.store, self.app = client, auth, store, app
+
+    def _h(self, headers=None, tenant="dhaka"):
+        h = dict(self.auth)
+        if tenant is not None:
+            h["NGSILD-Tenant"] = tenant
+        h.update(headers or {})
+        return h
+
+    def get(self, url, headers=None, tenant="dhaka", **kw):
+        return self.c.get(url, headers=self._h(headers, tenant), **kw)
+
+    def post(self, url, json=None, headers=None, tenant="dhaka", **kw):
+        return self.c.post(url, json=json, headers=self._h(headers, tenant), **kw)
+
+    def patch(self, url, json=None, headers=None, tenant="dhaka", **kw):
+        return self.c.patch(url, json=json, headers=self._h(headers, tenant), **kw)
+
+    def put(self, url, json=None, headers=None, tenant="dhaka", **kw):
+        return self.c.put(url, json=json, headers=self._h(headers, tenant), **kw)
+
+    def delete(self, url, headers=None, tenant="dhaka", **kw):
+        return self.c.delete(url, headers=self._h(headers, tenant), **kw)
+
+
+@pytest.fixture
+def world(tmp_path):
+    store = DuckDBStore(tmp_path / "n.duckdb")
+    store.upsert_city(DHAKA)
+    store.upsert_city(CTG)
+    store.upsert_station(dict(id="dhaka-agargaon", city="dhaka", name="Agargaon", lat=23.78, lon=90.38,
+                              parameters=["pm25"]))
+    app = create_app(Settings(secret_key="s" * 32, db=tmp_path / "unused.duckdb", ip_rate_per_s=1e6, ip_burst=10**6,
+                              key_rate_per_s=1e6, key_burst=10**6), store=store)
+    oper = make_user(store, "oper", roles={"dhaka": "operator"})
+    analyst = make_user(store, "ana", roles={"dhaka": "analyst"})
+    with TestClient(app) as client:
+        yield {"api": Api(client, bearer(app, oper), store, app), "client": client, "store": store, "app": app,
+               "analyst": bearer(app, analyst)}
+    store.close()
+
+
+@pytest.fixture
+def api(world) -> Api:
+    return world["api"]
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
