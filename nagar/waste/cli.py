@@ -129,16 +129,23 @@ def load_pom(
 @app.command()
 def trace(
     batch: int = typer.Argument(..., help="Batch id"),
-    city: str = typer.Option("dhaka", "--city", help="City id"),
+    city: Optional[str] = typer.Option(None, "--city", help="City id (default: the batch's own city)"),
     as_json: bool = typer.Option(False, "--json", help="Print the trace as JSON"),
     db: Optional[Path] = DbOpt,
 ) -> None:
     """A batch's custody chain back to its collection point, with its mass balance."""
+    from nagar.core.errors import NotFound
+
     from . import service
 
     try:
         store = _open_store(db)
         try:
+            if city is None:
+                found = store.ewaste_batch(batch)
+                if found is None:
+                    raise NotFound(f"no batch {batch}", field="batch")
+                city = found["city"]
             tr = service.trace(store, city=city, batch_id=batch)
         finally:
             store.close()

@@ -154,6 +154,8 @@ def estimate(pom_rows: list[dict], *, keys: dict[str, UnuKey] | None = None, sta
     start = first if start is None else int(start)
     if end < first:
         raise ValueError(f"'to' year {end} is before the first POM year {first}")
+    if start > end:
+        raise ValueError(f"'from' year {start} is after the 'to' year {end}")
     n = end - first + 1
     idx = {k: i for i, k in enumerate(used)}
     pom = np.zeros((len(used), n))

@@ -62,3 +62,52 @@ def test_waste_mixin(backend):  # noqa: F811
         assert [e["day"] for e in s.ewaste_events(city="dhaka")] == [date(2025, 3, 1)]
     finally:
         s.close()
+
+
+def test_waste_custody_service_on_both_backends(backend):  # noqa: F811
+    """The service's rules over each backend: concurrent transfers spend each kilogram once, a refusal
+    writes nothing, and the trace balances."""
+    import threading
+
+    from nagar.waste import service
+    from nagar.waste.models import EventIn, EventItem, HandlerIn, PointIn, ProcessIn, TransferIn
+
+    s = backend.open((WasteTables,))
+    try:
+        _seed(s)
+        service.add_point(s, city="dhaka", point=PointIn(id="p1", name="Depot", lat=23.8, lon=90.4), actor="t")
+        for h in (HandlerIn(id="c1", name="C", role="collector"),
+                  HandlerIn(id="r1", name="R", role="recycler", licence_no="L", licence_expires=date(2030, 1, 1))):
+            service.add_handler(s, city="dhaka", handler=h, actor="t")
+        ev = service.add_event(s, city="dhaka", event=EventIn(point_id="p1", collector_id="c1", day=date(2025, 1, 1),
+                                                              items=[EventItem(category=4, kg=100.0)]), actor="t")
+        b = ev["batches"][0]["id"]
+        results: list[str] = []
+
+        def send():
+            try:
+                service.transfer(s, city="dhaka", t=TransferIn(batch_id=b, from_handler="c1", to_handler="r1",
+                                                               day=date(2025, 1, 2), kg=30.0), actor="t")
+                results.append("ok")
+            except Conflict as exc:
+                results.append(exc.details["rule"])
+
+        threads = [threading.Thread(target=send) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results) == ["more_than_held", "more_than_held", "ok", "ok", "ok"]
+        moves = len(s.ewaste_moves(city="dhaka"))
+        with pytest.raises(Exception, match="exceeds its input"):
+            service.process(s, city="dhaka", p=ProcessIn(batch_id=b, recycler_id="r1", day=date(2025, 1, 3),
+                                                         input_kg=90.0, materials={"steel": 91.0}), actor="t")
+        assert len(s.ewaste_moves(city="dhaka")) == moves
+        service.process(s, city="dhaka", p=ProcessIn(batch_id=b, recycler_id="r1", day=date(2025, 1, 3),
+                                                     input_kg=90.0, materials={"steel": 80.0}, residues_kg=5.0),
+                        actor="t")
+        tr = service.trace(s, city="dhaka", batch_id=b)
+        assert tr["balance"]["balanced"] and tr["holdings"] == {"c1": 10.0}
+        assert tr["balance"]["processing_loss_kg"] == 5.0 and len(tr["flagged"]) == 1  # 5/90 = 5.6 % > 5 %
+    finally:
+        s.close()

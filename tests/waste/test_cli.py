@@ -68,3 +68,5 @@ def test_load_pom_and_trace(tmp_path, monkeypatch):
     assert "collected 40 kg = held 35 + lost in transit 5 + processed 0 (balanced)" in r.output
     r = runner.invoke(app, ["ewaste", "trace", "999", "--db", str(db)])
     assert r.exit_code == 2 and "no batch 999" in r.output
+    r = runner.invoke(app, ["ewaste", "trace", str(b), "--city", "hanoi", "--db", str(db)])
+    assert r.exit_code == 2 and "no city 'hanoi'" in r.output

@@ -138,3 +138,27 @@ def test_references_must_be_registered_in_the_city(chain):
         service.transfer(store, city="hanoi", t=T(b, "col-1", "trn-1", 1.0), actor=A)
     with pytest.raises(InvalidInput, match="before the batch was collected"):
         service.transfer(store, city="dhaka", t=T(b, "col-1", "trn-1", 1.0, day=date(2025, 2, 1)), actor=A)
+
+
+def test_concurrent_transfers_cannot_spend_the_same_kilograms(chain):
+    import threading
+
+    store, ev = chain
+    b = ev["batches"][0]["id"]  # 100 kg with col-1
+    results: list[str] = []
+
+    def send():
+        try:
+            service.transfer(store, city="dhaka", t=T(b, "col-1", "trn-1", 30.0), actor=A)
+            results.append("ok")
+        except Conflict as exc:
+            results.append(exc.details["rule"])
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # 3 x 30 kg fit in 100 kg; the other three find 10 kg left
+    assert sorted(results) == ["more_than_held"] * 3 + ["ok"] * 3
+    assert store.ewaste_holdings(b) == {"col-1": pytest.approx(10.0), "trn-1": pytest.approx(90.0)}

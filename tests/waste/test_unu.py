@@ -72,6 +72,8 @@ def test_estimate_sums_categories_and_kg_per_inhabitant():
     total = np.array(out["total"]["generated"])
     assert total == pytest.approx(np.array(out["categories"][6]["generated"]) + out["categories"][1]["generated"])
     assert out["kg_per_inhabitant"][2] == pytest.approx(total[2] / 2000.0)
+    with pytest.raises(ValueError, match="after the 'to' year"):
+        unu.estimate(rows, start=2023, end=2022)
     with pytest.raises(ValueError, match="unknown UNU-KEY"):
         unu.estimate([{"year": 2020, "unu_key": "9999", "kg": 1.0}])
 

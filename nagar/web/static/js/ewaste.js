@@ -99,6 +99,7 @@
       },
     });
     document.getElementById("generation-box").dataset.bars = String(years.length);
+    document.getElementById("generation-box").dataset.datasets = String(datasets.length);
     document.getElementById("generation-meta").textContent =
       gen.kg_per_inhabitant && gen.kg_per_inhabitant.length
         ? t("kg per inhabitant") + ": " + nf.format(gen.kg_per_inhabitant[gen.kg_per_inhabitant.length - 1] || 0)
