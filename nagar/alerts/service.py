@@ -240,6 +240,9 @@ class AlertEngine:
         return np.asarray(res.aqi, dtype=float).reshape(S, -1)
 
 
+_STOP = object()
+
+
 class AlertWorker:
     """The engine and the dispatcher on one background thread. ``submit`` is the ``store.on_write``
     listener: it only queues the batch. Deliveries due for a retry are sent on every ``tick``."""
@@ -266,6 +269,9 @@ class AlertWorker:
                 batch = self._q.get(timeout=self.tick)
             except queue.Empty:
                 batch = None
+            if batch is _STOP:
+                self._q.task_done()
+                break
             try:
                 if batch is not None:
                     self.engine.process_batch(batch)
@@ -284,7 +290,9 @@ class AlertWorker:
         self.engine.store.off_write(self.submit)
         self.drain()
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._q.put(_STOP)  # wake the thread now rather than at its next tick
+            self._thread.join(timeout=10)
 
 
 def start_worker(store, settings=None) -> AlertWorker | None:
