@@ -173,6 +173,13 @@ class AlertEngine:
             spec = rule["spec"]
             if spec["kind"] == "observation" and spec["parameter"] not in params:
                 continue
+            if spec["kind"] == "aqi":
+                try:
+                    if not params & set(self._standard(rule, c).parameters):
+                        continue  # nothing the index uses was written
+                except Exception:
+                    log.exception("alert rule %s names an unknown standard", rule["id"])
+                    continue
             if spec.get("station") and spec["station"] not in batch_stations:
                 continue
             sts = [spec["station"]] if spec.get("station") else all_st
