@@ -163,8 +163,11 @@ class AlertTables:
         return self.alert_endpoints(city=city, ids=[int(new_id)])[0]
 
     def delete_alert_endpoint(self, endpoint_id: int) -> bool:
+        """Remove an endpoint; its pending deliveries become dead letters ("endpoint removed")."""
         with self._tx() as con:
             n = con.execute("DELETE FROM alert_endpoints WHERE id = ?", [int(endpoint_id)]).fetchone()[0]
+            con.execute("UPDATE alert_deliveries SET status = 'dead', last_error = 'endpoint removed' "
+                        "WHERE endpoint_id = ? AND status = 'pending'", [int(endpoint_id)])
         return bool(n)
 
     def alert_endpoints(self, *, city: str | None = None, ids: list[int] | None = None,

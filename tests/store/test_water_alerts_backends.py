@@ -71,5 +71,6 @@ def test_alerts_mixin(backend):
         s.update_alert_rule(1, name="r2", kind="observation", spec={"threshold": 6}, enabled=False, now=now)
         assert s.alert_states([1]) == {} and s.alert_rule(1)["enabled"] is False
         assert s.delete_alert_endpoint(ep["id"]) and s.delete_alert_rule(1) and not s.delete_alert_rule(1)
+        assert [(d["status"], d["last_error"]) for d in s.alert_deliveries(city="dhaka")] == [("dead", "endpoint removed")]
     finally:
         s.close()
