@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -318,7 +318,3 @@ def put_objective_set(store, *, city: str, data: dict, actor: str) -> dict:
 
 def parameters() -> list[dict]:
     return [{"key": p.key, "name": p.name, "unit": p.unit} for p in PARAMETERS.values()]
-
-
-def since(days: int) -> datetime:
-    return _now() - timedelta(days=days)
