@@ -268,9 +268,19 @@ class AlertWorker:
         self._thread = threading.Thread(target=self._run, name="nagar-alerts", daemon=True)
 
     def start(self) -> "AlertWorker":
+        import atexit
+
         self.engine.store.on_write(self.submit)
         self._thread.start()
+        # a worker left running must not be killed inside DuckDB's native code at interpreter exit
+        atexit.register(self._halt)
         return self
+
+    def _halt(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._q.put(_STOP)
+            self._thread.join(timeout=10)
 
     def submit(self, batch) -> None:
         self._q.put(batch)
@@ -299,12 +309,13 @@ class AlertWorker:
         self._q.join()
 
     def stop(self) -> None:
+        """Stop listening, evaluate what is queued, end the thread (woken at once, not at its next tick)."""
+        import atexit
+
         self.engine.store.off_write(self.submit)
         self.drain()
-        self._stop.set()
-        if self._thread.is_alive():
-            self._q.put(_STOP)  # wake the thread now rather than at its next tick
-            self._thread.join(timeout=10)
+        self._halt()
+        atexit.unregister(self._halt)
 
 
 def start_worker(store, settings=None) -> AlertWorker | None:
