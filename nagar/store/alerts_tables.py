@@ -61,12 +61,15 @@ class AlertTables:
 
     def update_alert_rule(self, rule_id: int, *, name: str, kind: str, spec: dict, enabled: bool,
                           now: datetime) -> None:
-        """Replace a rule; its per-scope state is dropped (a changed condition starts afresh)."""
+        """Replace a rule. When its condition (``spec``) changes, its per-scope state is dropped (the new
+        condition starts afresh); a new name or enabling/disabling keeps the state (and any open episode)."""
+        new = json.dumps(spec, sort_keys=True)
         with self._tx() as con:
+            old = con.execute("SELECT spec FROM alert_rules WHERE id = ?", [int(rule_id)]).fetchone()
             con.execute("UPDATE alert_rules SET name = ?, kind = ?, spec = ?, enabled = ?, updated_at = ? "
-                        "WHERE id = ?", [name, kind, json.dumps(spec, sort_keys=True), bool(enabled), _naive(now),
-                                         int(rule_id)])
-            con.execute("DELETE FROM alert_state WHERE rule_id = ?", [int(rule_id)])
+                        "WHERE id = ?", [name, kind, new, bool(enabled), _naive(now), int(rule_id)])
+            if old is not None and old[0] != new:
+                con.execute("DELETE FROM alert_state WHERE rule_id = ?", [int(rule_id)])
 
     def delete_alert_rule(self, rule_id: int) -> bool:
         with self._tx() as con:

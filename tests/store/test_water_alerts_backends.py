@@ -68,8 +68,10 @@ def test_alerts_mixin(backend):
         assert s.due_alert_deliveries(now=now) == []
         assert len(s.due_alert_deliveries(now=now + timedelta(seconds=5))) == 1
         assert s.alert_event_rows([ev[0]["id"]])[ev[0]["id"]]["message"] == "m"
+        s.update_alert_rule(1, name="r2", kind="observation", spec={"threshold": 5}, enabled=False, now=now)
+        assert s.alert_states([1]) != {} and s.alert_rule(1)["enabled"] is False  # same condition: state kept
         s.update_alert_rule(1, name="r2", kind="observation", spec={"threshold": 6}, enabled=False, now=now)
-        assert s.alert_states([1]) == {} and s.alert_rule(1)["enabled"] is False
+        assert s.alert_states([1]) == {}  # a changed condition starts afresh
         assert s.delete_alert_endpoint(ep["id"]) and s.delete_alert_rule(1) and not s.delete_alert_rule(1)
         assert [(d["status"], d["last_error"]) for d in s.alert_deliveries(city="dhaka")] == [("dead", "endpoint removed")]
     finally:

@@ -103,5 +103,15 @@ def test_cli_load_wqi_exceedances(tmp_path):
     bad.write_text("station,parameter,time,value,unit\ntg-1,do,2024-05-10,7,furlongs\n")
     r = runner.invoke(cli.app, ["load", str(bad), "--city", "dhaka", "--db", str(db)])
     assert r.exit_code == 2 and "cannot convert" in r.output and "Traceback" not in r.output
+    oc = tmp_path / "mine.csv"
+    oc.write_text("parameter,lower,upper,unit\ndo,7500,,µg/L\nph,6.5,8.5,\nbod,,3,mg/L\nammonia,,1,mg/L\n")
+    r = runner.invoke(cli.app, ["objectives", "--city", "dhaka", "--load", str(oc), "--id", "dhaka-dry",
+                                "--name", "Dry season", "--use", "fisheries", "--source", "city memo", "--db", str(db)])
+    assert r.exit_code == 0 and "dhaka-dry added" in r.output, r.output
+    r = runner.invoke(cli.app, ["wqi", "--city", "dhaka", "--objectives", "dhaka-dry", "--json", "--db", str(db)])
+    # DO >= 7.5 mg/L: all four DO tests fail (7, 3, 7, 7): F1 25, F2 25,
+    # excursions 3 x (7.5/7 - 1) + (7.5/3 - 1) = 0.214286 + 1.5 = 1.714286, nse = 0.107143, F3 = 9.6774
+    # WQI = 100 - sqrt(625 + 625 + 93.652)/1.732 = 100 - 36.6559/1.732 = 78.84
+    assert json.loads(r.stdout)["items"][0]["wqi"] == pytest.approx(78.84, abs=0.01)
     r = runner.invoke(cli.app, ["objectives", "--city", "dhaka", "--db", str(db)])
-    assert r.exit_code == 0 and "irrigation" in r.output and "Schedule 10" in r.output.replace("\n", " ")
+    assert r.exit_code == 0 and "irrigation" in r.output and "dhaka-dry" in r.output and "Schedule 10" in r.output.replace("\n", " ")
