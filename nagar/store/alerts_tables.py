@@ -199,6 +199,14 @@ class AlertTables:
             [_naive(now), int(limit)])
         return rows
 
+    def claim_alert_delivery(self, delivery_id: int, *, now: datetime, until: datetime) -> bool:
+        """Take a due delivery for this sender until ``until`` (a lease): False if another sender (another
+        server process) took it first, so one attempt is never sent twice."""
+        with self._tx() as con:
+            n = con.execute("UPDATE alert_deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' "
+                            "AND next_attempt_at <= ?", [_naive(until), int(delivery_id), _naive(now)]).fetchone()[0]
+        return bool(n)
+
     def alert_event_rows(self, ids: list[int]) -> dict[int, dict]:
         rows = self._rows(f"SELECT {', '.join(_EVENT_COLS)} FROM alert_events WHERE id IN (SELECT unnest(?::BIGINT[]))",
                           [[int(i) for i in ids]])

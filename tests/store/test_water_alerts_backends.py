@@ -63,6 +63,8 @@ def test_alerts_mixin(backend):
         assert [e["kind"] for e in s.alert_events(city="dhaka")] == ["recovery", "onset"]
         due = s.due_alert_deliveries(now=now)
         assert [(d["event_id"], d["endpoint_id"], d["secret"]) for d in due] == [(ev[0]["id"], ep["id"], "k")]
+        assert s.claim_alert_delivery(due[0]["id"], now=now, until=now + timedelta(seconds=60)) is True
+        assert s.claim_alert_delivery(due[0]["id"], now=now, until=now + timedelta(seconds=60)) is False  # leased
         s.record_alert_attempt(due[0]["id"], status="pending", attempts=1, next_attempt_at=now + timedelta(seconds=5),
                                last_status=500, last_error="HTTP 500", now=now)
         assert s.due_alert_deliveries(now=now) == []
