@@ -168,6 +168,7 @@ def ingest(
     from nagar.store import open_store
 
     settings = _settings(db)
+    alerts = None
     try:
         store = open_store(settings)
         from nagar.alerts.service import start_worker
@@ -198,6 +199,8 @@ def ingest(
             alerts.stop()  # evaluates what is still queued, then sends due webhooks no more
         store.close()
     except NagarError as exc:
+        if alerts is not None:
+            alerts.stop()
         _fail(exc)
     if as_json:
         console.print_json(json.dumps({**result.model_dump(), "seconds": secs}))

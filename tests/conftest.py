@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from pathlib import Path
 
 # The CLI's rich consoles take their width when nagar.cli is imported: the same width for every run
 # (a terminal, CI, an xdist worker), so that tables print the same way everywhere.
@@ -68,3 +69,33 @@ def bearer(app, user: dict) -> dict:
 
     token, _, _ = issue_token(app.state.secret, sub=str(user["id"]), typ="access", lifetime=timedelta(minutes=5))
     return {"Authorization": f"Bearer {token}"}
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Debian Chromium driven by Playwright (skipped where Chromium is not installed).
+
+    Defined once here for every test folder: Playwright's sync API allows one session per process, so a
+    second copy of this fixture (imported into another module) would fail with "Sync API inside the
+    asyncio loop"."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

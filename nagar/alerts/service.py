@@ -140,6 +140,7 @@ class AlertEngine:
     def process_batch(self, batch) -> list[dict]:
         """Evaluate the rules touched by ``batch`` (an observation Arrow table as written); returns the
         events recorded."""
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         if batch.num_rows == 0:
@@ -152,7 +153,7 @@ class AlertEngine:
             if not rules:
                 continue
             mine = [s for s in stations if cities.get(s) == city]
-            m = pc.is_in(batch.column("station"), value_set=__import__("pyarrow").array(mine))
+            m = pc.is_in(batch.column("station"), value_set=pa.array(mine, pa.string()))
             times = pc.filter(batch.column("time"), m)
             params = set(pc.unique(pc.filter(batch.column("parameter"), m)).to_pylist())
             t0 = _floor_hour(pc.min(times).as_py())
@@ -169,15 +170,23 @@ class AlertEngine:
         now = self.clock()
         hours = np.arange(np.datetime64(t0.replace(tzinfo=None), "h"), np.datetime64(t1.replace(tzinfo=None), "h"))
         events: list[dict] = []
+        cache: dict = {}  # one hourly_windows query per (stations, parameter) for this batch
         for rule in rules:
             spec = rule["spec"]
             if spec["kind"] == "observation" and spec["parameter"] not in params:
                 continue
+            if spec["kind"] == "aqi":
+                try:
+                    if not params & set(self._standard(rule, c).parameters):
+                        continue  # nothing the index uses was written
+                except Exception:
+                    log.exception("alert rule %s names an unknown standard", rule["id"])
+                    continue
             if spec.get("station") and spec["station"] not in batch_stations:
                 continue
             sts = [spec["station"]] if spec.get("station") else all_st
             try:
-                grid = self._values(rule, c, sts, t0, t1, len(hours))
+                grid = self._values(rule, c, sts, t0, t1, len(hours), cache)
             except Exception:  # a rule that cannot be evaluated (e.g. a removed standard) must not stop the rest
                 log.exception("alert rule %s could not be evaluated", rule["id"])
                 continue
@@ -205,7 +214,7 @@ class AlertEngine:
             raise InvalidInput(f"unknown category {key!r} of {std.id}; one of {', '.join(keys)}", field="category")
         return keys.index(key)
 
-    def _values(self, rule: dict, city: dict, stations: list[str], t0, t1, T: int) -> np.ndarray:
+    def _values(self, rule: dict, city: dict, stations: list[str], t0, t1, T: int, cache: dict) -> np.ndarray:
         """(stations x hours) values for the rule: means of the parameter, or AQI (category index when the
         rule compares categories)."""
         spec = rule["spec"]
@@ -213,8 +222,11 @@ class AlertEngine:
         if spec["kind"] == "observation":
             import polars as pl
 
-            hw = pl.from_arrow(self.store.hourly_windows(stations=stations, parameters=[spec["parameter"]],
-                                                         start=t0, end=t1))
+            key = (tuple(stations), spec["parameter"], t0, t1)
+            if key not in cache:
+                cache[key] = pl.from_arrow(self.store.hourly_windows(stations=stations, parameters=[spec["parameter"]],
+                                                                     start=t0, end=t1))
+            hw = cache[key]
             g = np.full((S, T), np.nan)
             if hw.height:
                 col = {"1h": "mean_1h", "8h": "mean_8h", "24h": "mean_24h"}[spec.get("averaging", "1h")]
@@ -240,6 +252,9 @@ class AlertEngine:
         return np.asarray(res.aqi, dtype=float).reshape(S, -1)
 
 
+_STOP = object()
+
+
 class AlertWorker:
     """The engine and the dispatcher on one background thread. ``submit`` is the ``store.on_write``
     listener: it only queues the batch. Deliveries due for a retry are sent on every ``tick``."""
@@ -253,9 +268,19 @@ class AlertWorker:
         self._thread = threading.Thread(target=self._run, name="nagar-alerts", daemon=True)
 
     def start(self) -> "AlertWorker":
+        import atexit
+
         self.engine.store.on_write(self.submit)
         self._thread.start()
+        # a worker left running must not be killed inside DuckDB's native code at interpreter exit
+        atexit.register(self._halt)
         return self
+
+    def _halt(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._q.put(_STOP)
+            self._thread.join(timeout=10)
 
     def submit(self, batch) -> None:
         self._q.put(batch)
@@ -266,6 +291,9 @@ class AlertWorker:
                 batch = self._q.get(timeout=self.tick)
             except queue.Empty:
                 batch = None
+            if batch is _STOP:
+                self._q.task_done()
+                break
             try:
                 if batch is not None:
                     self.engine.process_batch(batch)
@@ -281,10 +309,13 @@ class AlertWorker:
         self._q.join()
 
     def stop(self) -> None:
+        """Stop listening, evaluate what is queued, end the thread (woken at once, not at its next tick)."""
+        import atexit
+
         self.engine.store.off_write(self.submit)
         self.drain()
-        self._stop.set()
-        self._thread.join(timeout=10)
+        self._halt()
+        atexit.unregister(self._halt)
 
 
 def start_worker(store, settings=None) -> AlertWorker | None:

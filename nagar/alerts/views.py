@@ -38,7 +38,7 @@ def get_rule(store: StoreDep, principal: PrincipalDep, city: str = CityPath, rul
     return service.get_rule(store, city=city, rule_id=rule_id, scope=principal.scope(Perm.READ))
 
 
-@router.put("/rules/{rule_id}", summary="Replace an alert rule (its episode state starts afresh)",
+@router.put("/rules/{rule_id}", summary="Replace an alert rule (a changed condition starts its episodes afresh)",
             **require(Perm.ADMIN))
 def put_rule(body: RuleIn, store: StoreDep, settings: SettingsDep, principal: PrincipalDep, city: str = CityPath,
              rule_id: int = RuleId) -> dict:

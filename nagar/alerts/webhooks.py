@@ -104,6 +104,9 @@ class Dispatcher:
         events = self.store.alert_event_rows([d["event_id"] for d in due])
         rules: dict = {}
         for d in due:
+            if not self.store.claim_alert_delivery(d["id"], now=now,
+                                                   until=now + timedelta(seconds=self.timeout + 60)):
+                continue  # another server process is sending it
             ev = events.get(int(d["event_id"]))
             if ev is None:  # the event is gone: nothing to send
                 self.store.record_alert_attempt(d["id"], status="dead", attempts=d["attempts"], next_attempt_at=now,

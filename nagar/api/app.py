@@ -160,6 +160,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         from nagar.web import ewaste_views
 
         app.include_router(ewaste_views.router)
+        from nagar.web import water_views
+
+        app.include_router(water_views.router)
         if hasattr(web_views, "mount_static"):
             web_views.mount_static(app)
     app.include_router(docs_router)

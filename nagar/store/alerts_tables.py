@@ -61,12 +61,15 @@ class AlertTables:
 
     def update_alert_rule(self, rule_id: int, *, name: str, kind: str, spec: dict, enabled: bool,
                           now: datetime) -> None:
-        """Replace a rule; its per-scope state is dropped (a changed condition starts afresh)."""
+        """Replace a rule. When its condition (``spec``) changes, its per-scope state is dropped (the new
+        condition starts afresh); a new name or enabling/disabling keeps the state (and any open episode)."""
+        new = json.dumps(spec, sort_keys=True)
         with self._tx() as con:
+            old = con.execute("SELECT spec FROM alert_rules WHERE id = ?", [int(rule_id)]).fetchone()
             con.execute("UPDATE alert_rules SET name = ?, kind = ?, spec = ?, enabled = ?, updated_at = ? "
-                        "WHERE id = ?", [name, kind, json.dumps(spec, sort_keys=True), bool(enabled), _naive(now),
-                                         int(rule_id)])
-            con.execute("DELETE FROM alert_state WHERE rule_id = ?", [int(rule_id)])
+                        "WHERE id = ?", [name, kind, new, bool(enabled), _naive(now), int(rule_id)])
+            if old is not None and old[0] != new:
+                con.execute("DELETE FROM alert_state WHERE rule_id = ?", [int(rule_id)])
 
     def delete_alert_rule(self, rule_id: int) -> bool:
         with self._tx() as con:
@@ -163,8 +166,11 @@ class AlertTables:
         return self.alert_endpoints(city=city, ids=[int(new_id)])[0]
 
     def delete_alert_endpoint(self, endpoint_id: int) -> bool:
+        """Remove an endpoint; its pending deliveries become dead letters ("endpoint removed")."""
         with self._tx() as con:
             n = con.execute("DELETE FROM alert_endpoints WHERE id = ?", [int(endpoint_id)]).fetchone()[0]
+            con.execute("UPDATE alert_deliveries SET status = 'dead', last_error = 'endpoint removed' "
+                        "WHERE endpoint_id = ? AND status = 'pending'", [int(endpoint_id)])
         return bool(n)
 
     def alert_endpoints(self, *, city: str | None = None, ids: list[int] | None = None,
@@ -192,6 +198,14 @@ class AlertTables:
             "WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT ?",
             [_naive(now), int(limit)])
         return rows
+
+    def claim_alert_delivery(self, delivery_id: int, *, now: datetime, until: datetime) -> bool:
+        """Take a due delivery for this sender until ``until`` (a lease): False if another sender (another
+        server process) took it first, so one attempt is never sent twice."""
+        with self._tx() as con:
+            n = con.execute("UPDATE alert_deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' "
+                            "AND next_attempt_at <= ?", [_naive(until), int(delivery_id), _naive(now)]).fetchone()[0]
+        return bool(n)
 
     def alert_event_rows(self, ids: list[int]) -> dict[int, dict]:
         rows = self._rows(f"SELECT {', '.join(_EVENT_COLS)} FROM alert_events WHERE id IN (SELECT unnest(?::BIGINT[]))",

@@ -146,14 +146,15 @@ def wqi(city: str = CityOpt, objectives: Optional[str] = SetOpt,
 @app.command("exceedances")
 def exceedances(city: str = CityOpt, objectives: Optional[str] = SetOpt,
                 station: Optional[str] = typer.Option(None), start: Optional[str] = typer.Option(None),
-                end: Optional[str] = typer.Option(None), as_json: bool = typer.Option(False, "--json"),
-                db: Optional[Path] = DbOpt) -> None:
-    """Samples that failed their objective, newest first, with the CCME excursion."""
+                end: Optional[str] = typer.Option(None),
+                period: str = typer.Option("year", help="Summary per station and all, year, quarter or month"),
+                as_json: bool = typer.Option(False, "--json"), db: Optional[Path] = DbOpt) -> None:
+    """Failures per station and period, then the samples that failed their objective, newest first."""
     from . import service
 
     try:
         store = _open_store(db)
-        res = service.exceedances(store, city=city, objectives=objectives, station=station,
+        res = service.exceedances(store, city=city, objectives=objectives, station=station, period=period,
                                   start=_time(start, "start"), end=_time(end, "end"))
         store.close()
     except NagarError as exc:
@@ -161,6 +162,13 @@ def exceedances(city: str = CityOpt, objectives: Optional[str] = SetOpt,
     if as_json:
         sys.stdout.write(json.dumps(res, default=str) + "\n")
         return
+    s = Table(title=f"Failures per station and {period} ({res['objectives']})")
+    for c in ("station", "period", "tests", "failed", "parameters failing"):
+        s.add_column(c)
+    for row in res["summary"]:
+        s.add_row(row["station"], row["period"], str(row["tests"]), str(row["failed"]),
+                  ", ".join(row["parameters_failed"]))
+    console.print(s)
     t = Table(title=f"{res['failed']} of {res['tests']} tests failed ({res['objectives']})")
     for c in ("time", "station", "parameter", "value", "objective", "excursion"):
         t.add_column(c)

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -251,32 +251,45 @@ def wqi(store, *, city: str, objectives: str | None = None, period: str = "year"
 
 
 def exceedances(store, *, city: str, objectives: str | None = None, station: str | None = None,
-                start: datetime | None = None, end: datetime | None = None, limit: int = 1000,
+                start: datetime | None = None, end: datetime | None = None, period: str = "all", limit: int = 1000,
                 scope: Scope = None) -> dict:
-    """Every sample that failed its objective, with the objective and the CCME excursion."""
-    get_city(store, city_id=city, scope=scope)
+    """Every sample that failed its objective (newest first, with the objective and the CCME excursion),
+    and per station and period (local calendar periods of the city) the tests and failures."""
+    c = get_city(store, city_id=city, scope=scope)
+    if period not in PERIODS:
+        raise InvalidInput(f"period must be one of {', '.join(PERIODS)}", field="period")
     start, end = _window(start, end)
     oset = objx.get_set(store, city=city, set_id=objectives or objx.DEFAULT_SET, scope=scope)
     sts = ([_station(store, city=city, station=station, scope=scope)] if station is not None
            else _tables(store).water_stations(city=city, scope=scope))
     rows = _tests(store, city=city, oset=oset, stations=[s["id"] for s in sts], start=start, end=end, scope=scope)
-    items = []
+    items, summary = [], {}
     if rows:
         params = [r["parameter"] for r in rows]
+        labels = _period_labels([r["time"] for r in rows], period, c["timezone"])
         vals = np.array([r["value"] for r in rows], dtype=float)
         lo, up, dl = _bounds(oset, params)
         failed, ex = excursions(vals, lo, up, dl)
+        for r, lab, f in zip(rows, labels, failed):
+            s = summary.setdefault((r["station"], lab), {"station": r["station"], "period": lab, "tests": 0,
+                                                         "failed": 0, "parameters_failed": set()})
+            s["tests"] += 1
+            if f:
+                s["failed"] += 1
+                s["parameters_failed"].add(r["parameter"])
         for i in np.nonzero(failed)[0]:
             r = rows[int(i)]
             side = "upper" if not np.isnan(up[i]) and vals[i] > up[i] else "lower"
-            items.append({"station": r["station"], "parameter": r["parameter"],
+            items.append({"station": r["station"], "parameter": r["parameter"], "period": labels[int(i)],
                           "time": r["time"].isoformat().replace("+00:00", "Z"), "value": r["value"],
                           "unit": PARAMETERS[r["parameter"]].unit, "qualifier": r["qualifier"],
                           "objective": float(up[i] if side == "upper" else lo[i]), "side": side,
                           "excursion": _num(ex[i])})
     total = len(items)
     items.sort(key=lambda x: (x["time"], x["station"], x["parameter"]), reverse=True)
-    return {"city": city, "objectives": oset.id, "tests": len(rows), "failed": total, "items": items[:limit]}
+    per = [{**v, "parameters_failed": sorted(v["parameters_failed"])} for _, v in sorted(summary.items())]
+    return {"city": city, "objectives": oset.id, "period": period, "tests": len(rows), "failed": total,
+            "summary": per, "items": items[:limit]}
 
 
 def history(store, *, city: str, station: str, parameter: str, objectives: str | None = None,
@@ -318,7 +331,3 @@ def put_objective_set(store, *, city: str, data: dict, actor: str) -> dict:
 
 def parameters() -> list[dict]:
     return [{"key": p.key, "name": p.name, "unit": p.unit} for p in PARAMETERS.values()]
-
-
-def since(days: int) -> datetime:
-    return _now() - timedelta(days=days)

@@ -62,12 +62,15 @@ def get_wqi(store: StoreDep, principal: PrincipalDep, city: str = CityPath, obje
                        scope=principal.scope(Perm.READ))
 
 
-@router.get("/exceedances", summary="Samples that failed their objective, with the excursion", **require(Perm.READ))
+@router.get("/exceedances", summary="Samples that failed their objective (with the excursion), and failures per station and period", **require(Perm.READ))
 def get_exceedances(store: StoreDep, principal: PrincipalDep, city: str = CityPath, objectives: str | None = SetQuery,
                     station: str | None = Query(None, max_length=100), start: datetime | None = StartQ,
-                    end: datetime | None = EndQ, limit: int = Query(1000, ge=1, le=10000)) -> dict:
+                    end: datetime | None = EndQ,
+                    period: Literal["all", "year", "quarter", "month"] = Query("all", description=(
+                        "Periods of the summary (local calendar)")),
+                    limit: int = Query(1000, ge=1, le=10000)) -> dict:
     return service.exceedances(store, city=city, objectives=objectives, station=station, start=start, end=end,
-                               limit=limit, scope=principal.scope(Perm.READ))
+                               period=period, limit=limit, scope=principal.scope(Perm.READ))
 
 
 @router.get("/stations/{station}/parameters/{parameter}/history",

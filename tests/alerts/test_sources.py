@@ -12,7 +12,7 @@ from nagar.alerts.models import RuleIn
 from nagar.alerts.service import AlertWorker, add_rule, evaluate_forecast, history
 from nagar.core.errors import InvalidInput
 from nagar.water import service as water
-from tests.alerts.conftest import at, pm
+from tests.alerts.conftest import pm
 
 DHAKA_TZ = ZoneInfo("Asia/Dhaka")
 

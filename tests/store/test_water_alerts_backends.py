@@ -63,13 +63,52 @@ def test_alerts_mixin(backend):
         assert [e["kind"] for e in s.alert_events(city="dhaka")] == ["recovery", "onset"]
         due = s.due_alert_deliveries(now=now)
         assert [(d["event_id"], d["endpoint_id"], d["secret"]) for d in due] == [(ev[0]["id"], ep["id"], "k")]
+        assert s.claim_alert_delivery(due[0]["id"], now=now, until=now + timedelta(seconds=60)) is True
+        assert s.claim_alert_delivery(due[0]["id"], now=now, until=now + timedelta(seconds=60)) is False  # leased
         s.record_alert_attempt(due[0]["id"], status="pending", attempts=1, next_attempt_at=now + timedelta(seconds=5),
                                last_status=500, last_error="HTTP 500", now=now)
         assert s.due_alert_deliveries(now=now) == []
         assert len(s.due_alert_deliveries(now=now + timedelta(seconds=5))) == 1
         assert s.alert_event_rows([ev[0]["id"]])[ev[0]["id"]]["message"] == "m"
+        s.update_alert_rule(1, name="r2", kind="observation", spec={"threshold": 5}, enabled=False, now=now)
+        assert s.alert_states([1]) != {} and s.alert_rule(1)["enabled"] is False  # same condition: state kept
         s.update_alert_rule(1, name="r2", kind="observation", spec={"threshold": 6}, enabled=False, now=now)
-        assert s.alert_states([1]) == {} and s.alert_rule(1)["enabled"] is False
+        assert s.alert_states([1]) == {}  # a changed condition starts afresh
         assert s.delete_alert_endpoint(ep["id"]) and s.delete_alert_rule(1) and not s.delete_alert_rule(1)
+        assert [(d["status"], d["last_error"]) for d in s.alert_deliveries(city="dhaka")] == [("dead", "endpoint removed")]
+    finally:
+        s.close()
+
+
+def test_alert_engine_and_wqi_run_on_both_backends(backend, tmp_path):
+    """The engine's reads (hourly windows, AQI grid) and writes, and the WQI service, on each backend."""
+    from nagar.alerts.models import RuleIn
+    from nagar.alerts.service import AlertEngine, add_rule, history
+    from nagar.core.settings import Settings
+    from nagar.water import service as water
+    from tests.conftest import obs_table
+
+    s = backend.open((AlertTables, WaterTables))
+    try:
+        _seed(s)
+        settings = Settings(db=tmp_path / "unused.duckdb", secret_key="x" * 32)
+        add_rule(s, city="dhaka", body=RuleIn(name="pm", rule={"kind": "observation", "parameter": "pm25",
+                                                              "threshold": 55, "duration": 2, "station": "st1"}),
+                 actor="t", settings=settings)
+        add_rule(s, city="dhaka", body=RuleIn(name="aqi", rule={"kind": "aqi", "threshold": 150}), actor="t",
+                 settings=settings)
+        s.on_write(AlertEngine(s, settings).process_batch)
+        for h, v in enumerate([80, 90, 90, 10]):
+            s.write_observations(obs_table([("st1", "pm25", utc(2025, 1, 10, h), float(v))]))
+        got = sorted((e["rule_id"], e["kind"], e["time"]) for e in history(s, city="dhaka"))
+        # pm: > 55 at hours 0-2 -> onset at hour 1 (2 hours), recovery at hour 3
+        # aqi: NowCast from hour 1; 80-90 µg/m³ is AQI 160-170 (> 150) -> onset at hour 1, ends when it falls
+        assert (1, "onset", utc(2025, 1, 10, 1)) in got and (1, "recovery", utc(2025, 1, 10, 3)) in got
+        assert (2, "onset", utc(2025, 1, 10, 1)) in got
+        water.put_stations(s, city="dhaka", stations=[{"id": "w1"}], actor="t")
+        rows = [{"station": "w1", "parameter": p, "time": f"2024-0{m}-01", "value": v}
+                for m in range(1, 5) for p, v in (("do", 6.0), ("ph", 7.0), ("bod", 2.0), ("ammonia", 0.1))]
+        water.load_samples(s, city="dhaka", rows=rows, actor="t")
+        assert water.wqi(s, city="dhaka", period="all")["items"][0]["wqi"] == 100.0
     finally:
         s.close()

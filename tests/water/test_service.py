@@ -58,6 +58,11 @@ def test_exceedances_list_the_failed_tests(loaded):
     assert got == [("bg-1", "do", 4.0, "lower", 0.25), ("bg-1", "ph", 6.0, "lower", pytest.approx(0.0833, abs=1e-4)),
                    ("bg-1", "ph", 9.0, "upper", pytest.approx(0.0588, abs=1e-4))]
     assert res["tests"] == 32 and res["failed"] == 3
+    q = service.exceedances(loaded, city="dhaka", objectives="bd-ecr1997-fisheries", period="quarter",
+                            station="bg-1")
+    # January-March 2024 (Q1): 12 tests, the DO of February and both pH failures; April (Q2): 4 tests, none
+    assert [(s["period"], s["tests"], s["failed"], s["parameters_failed"]) for s in q["summary"]] == [
+        ("2024-Q1", 12, 3, ["do", "ph"]), ("2024-Q2", 4, 0, [])]
 
 
 def test_history_has_the_limit_and_converted_values(loaded):

@@ -115,3 +115,38 @@ def test_zero_objective_uses_the_detection_limit():
                                    (95, "Excellent"), (100, "Excellent")])
 def test_categories(w, cat):
     assert CATEGORIES[categorise(np.array([w]))[0]] == cat
+
+
+def _reference(tests: list[tuple[int, float, float, float]]) -> float:
+    """The manual's three factors for one group, test by test in plain Python: (variable, value, lower, upper)."""
+    variables = {v for v, *_ in tests}
+    failed_vars, failed, ex = set(), 0, 0.0
+    for v, x, lo, up in tests:
+        if not math.isnan(up) and x > up:
+            failed_vars.add(v)
+            failed += 1
+            ex += x / up - 1
+        elif not math.isnan(lo) and x < lo:
+            failed_vars.add(v)
+            failed += 1
+            ex += lo / x - 1
+    f1 = 100 * len(failed_vars) / len(variables)
+    f2 = 100 * failed / len(tests)
+    nse = ex / len(tests)
+    f3 = nse / (0.01 * nse + 0.01)
+    return 100 - math.sqrt(f1 ** 2 + f2 ** 2 + f3 ** 2) / 1.732
+
+
+def test_vectorised_groups_match_a_test_by_test_reference():
+    rng = np.random.default_rng(11)
+    n, groups = 4000, 40
+    g = rng.integers(0, groups, n)
+    var = rng.integers(0, 6, n)
+    val = rng.gamma(2.0, 1.0, n) + 0.01
+    up = np.where(var % 3 != 1, 2.5, np.nan)  # variables 0, 2, 3, 5 upper; 1, 4 lower; 2, 5 both (range)
+    lo = np.where(var % 3 != 0, 0.8, np.nan)
+    r = ccme_wqi(g, var, val, lo, up, n_groups=groups)
+    for k in range(groups):
+        m = g == k
+        ref = _reference(list(zip(var[m], val[m], lo[m], up[m])))
+        assert r.wqi[k] == pytest.approx(max(ref, 0.0), abs=1e-9)
