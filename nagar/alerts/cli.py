@@ -87,9 +87,9 @@ def endpoint(city: str = CityOpt, url: str = typer.Option(..., help="http(s) URL
     from . import service
 
     try:
-        store, _ = _open(db)
+        store, settings = _open(db)
         row = service.add_endpoint(store, city=city, body=EndpointIn(name=name, url=url, max_attempts=max_attempts),
-                                   actor="cli")
+                                   actor="cli", allow_private=settings.egress_allow_private)
         store.close()
     except (NagarError, ValidationError) as exc:
         _fail(exc)
@@ -126,8 +126,8 @@ def deliver(db: Optional[Path] = DbOpt) -> None:
     from .webhooks import Dispatcher
 
     try:
-        store, _ = _open(db)
-        counts = Dispatcher(store).process_due(limit=500)
+        store, settings = _open(db)
+        counts = Dispatcher(store, allow_private=settings.egress_allow_private).process_due(limit=500)
         store.close()
     except NagarError as exc:
         _fail(exc)

@@ -29,6 +29,7 @@ from nagar.core.errors import InvalidInput, NotFound, StoreError
 from nagar.core.tenancy import Scope
 from nagar.registry.service import get_city
 from nagar.security import audit
+from nagar.security.egress import check_destination
 
 from . import engine
 from .models import EndpointIn, RuleIn, RuleSpec
@@ -261,7 +262,8 @@ class AlertWorker:
 
     def __init__(self, store, settings=None, *, tick: float = 1.0, dispatcher: Dispatcher | None = None):
         self.engine = AlertEngine(store, settings)
-        self.dispatcher = dispatcher or Dispatcher(store)
+        self.dispatcher = dispatcher or Dispatcher(
+            store, allow_private=bool(getattr(settings, "egress_allow_private", False)))
         self.tick = tick
         self._q: queue.Queue = queue.Queue()
         self._stop = threading.Event()
@@ -499,9 +501,12 @@ def history(store, *, city: str, rule_id: int | None = None, start: datetime | N
     return _tables(store).alert_events(city=city, rule_id=rule_id, start=start, limit=limit, scope=scope)
 
 
-def add_endpoint(store, *, city: str, body: EndpointIn, actor: str) -> dict:
-    """Register a webhook receiver; its signing secret is returned here, once."""
+def add_endpoint(store, *, city: str, body: EndpointIn, actor: str, allow_private: bool = False) -> dict:
+    """Register a webhook receiver; its signing secret is returned here, once. A literal loopback, private
+    or link-local address (or ``localhost``) is refused unless ``allow_private`` (names are resolved and
+    checked again before each delivery: :mod:`nagar.security.egress`)."""
     get_city(store, city_id=city)
+    check_destination(body.url, allow_private=allow_private, resolve=False)
     secret = "whsec_" + secrets.token_urlsafe(32)
     row = _tables(store).add_alert_endpoint(city=city, name=body.name, url=body.url, secret=secret,
                                             max_attempts=body.max_attempts, actor=actor, now=_utcnow())

@@ -77,9 +77,11 @@ def get_endpoints(store: StoreDep, principal: PrincipalDep, city: str = CityPath
 
 @router.post("/endpoints", status_code=201, summary="Add a webhook endpoint; answers its signing secret once",
              **require(Perm.ADMIN))
-def post_endpoint(body: EndpointIn, store: StoreDep, principal: PrincipalDep, city: str = CityPath) -> dict:
+def post_endpoint(body: EndpointIn, store: StoreDep, settings: SettingsDep, principal: PrincipalDep,
+                  city: str = CityPath) -> dict:
     check_city(store, principal, city, Perm.ADMIN)
-    return service.add_endpoint(store, city=city, body=body, actor=principal.actor)
+    return service.add_endpoint(store, city=city, body=body, actor=principal.actor,
+                                allow_private=settings.egress_allow_private)
 
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204, summary="Remove a webhook endpoint",

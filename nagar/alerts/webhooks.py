@@ -16,6 +16,10 @@ to refuse replays.
 A failed attempt (no answer, or a status other than 2xx) is retried after ``base_delay x 2^(n-1)``
 seconds (capped at ``max_delay``); after the endpoint's ``max_attempts`` the delivery is marked ``dead``:
 the dead-letter record stays in ``alert_deliveries`` with its last status and error.
+
+Destinations are checked by :mod:`nagar.security.egress` before every attempt: a host that is (or now
+resolves to) a loopback, private or link-local address is a failed attempt ("refused destination"),
+unless ``Settings.egress_allow_private``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from typing import Callable
+
+from nagar.security.egress import RefusedDestination, check_destination
 
 log = logging.getLogger("nagar.alerts")
 
@@ -86,8 +92,9 @@ class Dispatcher:
     backoff without sleeping)."""
 
     def __init__(self, store, *, base_delay: float = 5.0, max_delay: float = 3600.0, timeout: float = 5.0,
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, allow_private: bool = False):
         self.store, self.base_delay, self.max_delay, self.timeout = store, base_delay, max_delay, timeout
+        self.allow_private = allow_private  # see nagar.security.egress
         self.clock = clock or (lambda: datetime.now(timezone.utc))
 
     def backoff(self, attempts: int) -> float:
@@ -120,7 +127,11 @@ class Dispatcher:
             ts = str(int(now.timestamp()))
             headers = {TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(d["secret"], ts, body),
                        EVENT_HEADER: f"alert.{ev['kind']}", DELIVERY_HEADER: str(d["id"])}
-            status, error = _post(d["url"], body, headers, self.timeout)
+            try:  # the host may have been re-pointed since the endpoint was registered
+                check_destination(d["url"], allow_private=self.allow_private)
+                status, error = _post(d["url"], body, headers, self.timeout)
+            except RefusedDestination as exc:
+                status, error = None, f"refused destination: {exc}"[:300]
             attempts = int(d["attempts"]) + 1
             if status is not None and 200 <= status < 300:
                 self.store.record_alert_attempt(d["id"], status="delivered", attempts=attempts, next_attempt_at=now,

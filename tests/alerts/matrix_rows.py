@@ -40,7 +40,7 @@ def alerts_rows(ns: dict) -> dict:
         ("GET", f"{base}/events"): Route(Perm.READ, reads()),
         ("GET", f"{base}/endpoints"): Route(Perm.ADMIN, admin("200")),
         ("POST", f"{base}/endpoints"): Route(Perm.ADMIN, admin("201"), body=lambda ctx: _body(
-            {"name": "ops", "url": "http://127.0.0.1:9/hook", "max_attempts": 1})),
+            {"name": "ops", "url": "https://hooks.example.org/hook", "max_attempts": 1})),
         ("DELETE", f"{base}/endpoints/{{endpoint_id}}"): Route(Perm.ADMIN, admin("204"), prepare=fresh_endpoint),
         ("GET", f"{base}/deliveries"): Route(Perm.ADMIN, admin("200")),
     }

@@ -21,7 +21,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def app_client(astore, tmp_path):
-    app = create_app(Settings(secret_key="x" * 32, db=tmp_path / "u.duckdb"), store=astore)
+    app = create_app(Settings(secret_key="x" * 32, db=tmp_path / "u.duckdb", egress_allow_private=True), store=astore)
     users = {"admin": make_user(astore, "cadmin", roles={"dhaka": "city_admin"}),
              "oper": make_user(astore, "oper", roles={"dhaka": "operator"})}
     with TestClient(app) as c:

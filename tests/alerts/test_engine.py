@@ -110,7 +110,8 @@ def test_quiet_hours_record_but_do_not_notify(astore, settings):
     # T0 is 06:00 in Dhaka: quiet 05:00-07:00 local covers hour 0 (06:00) but not hour 2 (08:00)
     _rule(astore, settings, comparison="gt", threshold=55, station="st1",
           quiet_hours={"start": "05:00", "end": "07:00"})
-    add_endpoint(astore, city="dhaka", body=EndpointIn(name="ops", url="http://127.0.0.1:9/hook"), actor="t")
+    add_endpoint(astore, city="dhaka", body=EndpointIn(name="ops", url="http://127.0.0.1:9/hook"), actor="t",
+                 allow_private=True)
     _engine(astore, settings)
     astore.write_observations(pm("st1", [(0, 80), (1, 80), (2, 10)]))
     assert _events(astore) == [("onset", "st1", at(0), True), ("recovery", "st1", at(2), False)]

@@ -72,7 +72,7 @@ def test_sign_and_verify():
 
 def _fire(astore, settings, url: str, max_attempts: int) -> dict:
     ep = add_endpoint(astore, city="dhaka", body=EndpointIn(name="ops", url=url, max_attempts=max_attempts),
-                      actor="t")
+                      actor="t", allow_private=True)  # the test's receiver is on loopback
     add_rule(astore, city="dhaka", body=RuleIn(name="pm high", rule={"kind": "observation", "parameter": "pm25",
                                                                     "threshold": 55, "station": "st1"}),
              actor="t", settings=settings)
@@ -86,7 +86,7 @@ def test_retry_with_backoff_then_delivered_and_signed(astore, settings):
     with Receiver(fail_first=2) as rx:
         ep = _fire(astore, settings, rx.url, max_attempts=5)
         clock = Clock(T0 + timedelta(days=1))
-        d = webhooks.Dispatcher(astore, base_delay=10, clock=clock)
+        d = webhooks.Dispatcher(astore, base_delay=10, clock=clock, allow_private=True)
         assert d.process_due() == {"delivered": 0, "retry": 1, "dead": 0}
         row = astore.alert_deliveries(city="dhaka")[0]
         assert (row["status"], row["attempts"], row["last_status"]) == ("pending", 1, 500)
@@ -115,7 +115,7 @@ def test_dead_letter_after_max_attempts(astore, settings):
     with Receiver(fail_first=99) as rx:
         _fire(astore, settings, rx.url, max_attempts=3)
         clock = Clock(T0 + timedelta(days=1))
-        d = webhooks.Dispatcher(astore, base_delay=1, clock=clock)
+        d = webhooks.Dispatcher(astore, base_delay=1, clock=clock, allow_private=True)
         outcomes = []
         for _ in range(5):
             outcomes.append(d.process_due())
@@ -134,7 +134,7 @@ def test_unreachable_receiver_is_retried_then_dead(astore, settings):
         port = s.getsockname()[1]
     _fire(astore, settings, f"http://127.0.0.1:{port}/hook", max_attempts=2)
     clock = Clock(T0 + timedelta(days=1))
-    d = webhooks.Dispatcher(astore, base_delay=1, timeout=2, clock=clock)
+    d = webhooks.Dispatcher(astore, base_delay=1, timeout=2, clock=clock, allow_private=True)
     assert d.process_due()["retry"] == 1
     clock.t += timedelta(seconds=1)
     assert d.process_due()["dead"] == 1
@@ -145,3 +145,34 @@ def test_unreachable_receiver_is_retried_then_dead(astore, settings):
 @pytest.mark.parametrize("attempts,expected", [(1, 5), (2, 10), (3, 20), (12, 3600)])
 def test_backoff_doubles_and_is_capped(astore, attempts, expected):
     assert webhooks.Dispatcher(astore, base_delay=5, max_delay=3600).backoff(attempts) == expected
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/hook", "http://localhost/hook", "http://10.1.2.3/",
+                                 "https://192.168.0.1/", "http://169.254.169.254/latest/meta-data/",
+                                 "http://[::1]:9/", "http://[::ffff:127.0.0.1]/", "http://100.64.0.1/",
+                                 "http://0.0.0.0/", "ftp://example.org/"])
+def test_private_loopback_and_metadata_destinations_are_refused_at_registration(astore, url):
+    from nagar.security.egress import RefusedDestination
+
+    with pytest.raises(RefusedDestination) as exc:
+        add_endpoint(astore, city="dhaka", body=EndpointIn(name="x", url=url) if url.startswith("http") else
+                     EndpointIn.model_construct(name="x", url=url, max_attempts=3), actor="t")
+    assert exc.value.field == "url"
+    assert astore.alert_endpoints(city="dhaka") == []  # nothing registered
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(astore, settings, monkeypatch):
+    """The host was public when registered and now resolves to loopback: the attempt fails, nothing is sent."""
+    import socket
+
+    from nagar.security import egress
+
+    _fire(astore, settings, "http://hooks.example.org/hook", max_attempts=1)
+    monkeypatch.setattr(egress.socket, "getaddrinfo",
+                        lambda *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80))])
+    sent = []
+    monkeypatch.setattr(webhooks, "_post", lambda *a, **k: sent.append(a) or (200, None))
+    d = webhooks.Dispatcher(astore, clock=Clock(T0 + timedelta(days=1)))
+    assert d.process_due()["dead"] == 1 and sent == []
+    dead = astore.alert_deliveries(city="dhaka", status="dead")[0]
+    assert "refused destination" in dead["last_error"] and "loopback" in dead["last_error"]
