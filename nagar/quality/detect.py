@@ -379,7 +379,7 @@ def timestamps(times: np.ndarray, *, now_us: int, arrival: np.ndarray | None = N
     why[fut] = "time in the future"
     mask |= fut
     cad = cadence(t[~fut])
-    if cad is not None:
+    if cad is not None and cad[0] <= 24 * HOUR_US:  # sensors; monthly meter readings have no fixed step
         step, phase = cad
         off = (t % step - phase) % step
         off = np.minimum(off, step - off)

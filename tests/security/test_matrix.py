@@ -289,6 +289,9 @@ TABLE.update(funding_rows(globals()))
 from tests.quality.matrix_rows import quality_rows  # noqa: E402
 
 TABLE.update(quality_rows(globals()))
+from tests.forecast.matrix_rows import forecast_rows  # noqa: E402
+
+TABLE.update(forecast_rows(globals()))
 
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
           "username": "grantee"}
