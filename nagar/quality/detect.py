@@ -31,9 +31,12 @@ Kinds and what each flags
     the station and the hourly median ``m`` of other stations within ``radius_km`` of the same city
     (``c`` stabilises low concentrations). Over a trailing window of ``window_days`` days, a Theil–Sen
     slope [6]_ whose change over the window exceeds ``log(1 + rel_change)`` with a Spearman rank
-    correlation |ρ| ≥ ``min_rho`` (the change is steady, not noise) marks drift; the days of such
-    windows whose fitted level has moved by more than half the threshold from the window's start, and
-    every later day whose ratio stays beyond the threshold from that start level, are flagged. The
+    correlation |ρ| ≥ ``min_rho`` (the change is steady, not noise) marks drift. The first such window
+    fixes the episode's base (the median ratio of the ``window_days`` before it: the relation before
+    the drift);
+    the days of drifting windows whose fitted level lies half the threshold or more from that base, and
+    every later day whose ratio stays a full threshold from it, are flagged; the episode ends on the
+    first day back within the threshold. The
     approach mirrors the collocation/"proxy" checks used to detect low-cost sensor drift against
     reference networks [4]_ [7]_.
 ``timestamp``
@@ -261,8 +264,10 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
 class DriftParams:
     radius_km: float = 30.0
     """Neighbours: other stations of the same city within this distance."""
-    min_neighbours: int = 2
-    """Hours with fewer reporting neighbours are not compared."""
+    min_neighbours: int = 3
+    """Stations with fewer neighbours, and hours with fewer reporting, are not compared: with two, the
+    "median" is their mean and one drifting neighbour would make the others look drifting (measured in
+    bench/quality_faults.py: precision 0.37 with 2, see the report)."""
     window_days: int = 14
     rel_change: float = 0.35
     """A steady change of the station/neighbour ratio by 35 % within the window is drift (25 % raised
@@ -306,6 +311,7 @@ def drift_days(day_ratio: np.ndarray, p: DriftParams = DriftParams()) -> tuple[n
     level = np.full(n, np.nan)
     thr = np.log1p(p.rel_change)
     episode_base: float | None = None
+    last_base: float | None = None
     for end in range(p.window_days - 1, n):
         idx = np.arange(end - p.window_days + 1, end + 1)
         ok = np.isfinite(d[idx])
@@ -314,20 +320,30 @@ def drift_days(day_ratio: np.ndarray, p: DriftParams = DriftParams()) -> tuple[n
             x, y = idx[ok].astype(float), d[idx][ok]
             slope, icpt = theil_sen(x, y)
             start_level = icpt + slope * idx[0]
-            if abs(slope) * (p.window_days - 1) >= thr and abs(spearman(x, y)) >= p.min_rho:
+            end_level = icpt + slope * idx[-1]
+            if abs(slope) * (p.window_days - 1) >= thr and abs(spearman(x, y)) >= p.min_rho and not (
+                    # a window that ends back at the relation held before the last episode is a return
+                    # to normal (a repaired or recalibrated sensor), not a new drift
+                    episode_base is None and last_base is not None and abs(end_level - last_base) < thr / 2):
                 trend = True
                 if episode_base is None:
-                    episode_base = start_level
+                    # the relation before the drift: the median of the window_days before this window
+                    # (the fitted start level when the record is too short for that)
+                    ref = d[max(0, idx[0] - p.window_days):idx[0]]
+                    ref = ref[np.isfinite(ref)]
+                    episode_base = float(np.median(ref)) if len(ref) >= p.min_days // 2 else start_level
+                # departure from the station's relation to its neighbours before the episode began (a
+                # window over a return to normal moves back towards it and flags nothing)
                 fitted = icpt + slope * idx
-                moved = np.abs(fitted - start_level) >= thr / 2
+                moved = np.abs(fitted - episode_base) >= thr / 2
                 flag[idx[moved]] = True
-                level[idx[moved]] = (fitted - start_level)[moved]
+                level[idx[moved]] = (fitted - episode_base)[moved]
         if not trend and episode_base is not None:
             if np.isfinite(d[end]) and abs(d[end] - episode_base) >= thr:
                 flag[end] = True
                 level[end] = d[end] - episode_base
             elif np.isfinite(d[end]):
-                episode_base = None  # back to its old relation with the neighbours
+                last_base, episode_base = episode_base, None  # back to its old relation with the neighbours
     return flag, level
 
 

@@ -118,13 +118,15 @@ def detect_frame(obs: pl.DataFrame, *, stations: list[dict], now_us: int,
         if "timestamp" in kinds:
             add(*detect.timestamps(t, now_us=now_us), "timestamp")
     if "out_of_range" in kinds:
-        out.extend(_pm_pairs(obs))
+        out.extend(_pm_pairs(obs, explained={f.key() for f in out}))
     if "drift" in kinds:
         out.extend(_drift(obs, stations, drift, already={f.key() for f in out}))
     return out
 
 
-def _pm_pairs(obs: pl.DataFrame) -> list[Fault]:
+def _pm_pairs(obs: pl.DataFrame, explained: set) -> list[Fault]:
+    """PM2.5 > PM10 pairs, except where either reading already has a fault (the spike or the stuck
+    value explains the inconsistency; flagging its partner too would only add a false alarm)."""
     a = obs.filter(pl.col("parameter") == "pm25").select("station", "us", pl.col("value").alias("pm25"))
     b = obs.filter(pl.col("parameter") == "pm10").select("station", "us", pl.col("value").alias("pm10"))
     j = a.join(b, on=["station", "us"], how="inner")
@@ -133,6 +135,8 @@ def _pm_pairs(obs: pl.DataFrame) -> list[Fault]:
     bad = detect.pm25_above_pm10(j.get_column("pm25").to_numpy(), j.get_column("pm10").to_numpy())
     out = []
     for st, us, x25, x10 in j.filter(pl.Series(bad)).iter_rows():
+        if (st, "pm25", int(us)) in explained or (st, "pm10", int(us)) in explained:
+            continue
         d = f"PM2.5 {x25:g} above PM10 {x10:g} at the same station and time"
         out.append(Fault(st, "pm25", int(us), "out_of_range", "suspect", float(x25), d))
         out.append(Fault(st, "pm10", int(us), "out_of_range", "suspect", float(x10), d))
@@ -143,7 +147,12 @@ def _drift(obs: pl.DataFrame, stations: list[dict], p: detect.DriftParams, alrea
     """Station vs neighbour-median log-ratio per UTC day, then :func:`detect.drift_days` per station."""
     out: list[Fault] = []
     loc = {s["id"]: s for s in stations if s.get("lat") is not None and s.get("lon") is not None}
-    counted = obs.filter(pl.col("flag").is_in(["valid", "estimated"]))
+    # compare only readings nothing else has found wrong (flagged before, or by this scan's detectors)
+    bad = pl.DataFrame({"station": [k[0] for k in already], "parameter": [k[1] for k in already],
+                        "us": [k[2] for k in already]}, schema={"station": pl.String, "parameter": pl.String,
+                                                                 "us": pl.Int64})
+    counted = (obs.filter(pl.col("flag").is_in(["valid", "estimated"]) & (pl.col("value") >= 0))
+               .join(bad, on=["station", "parameter", "us"], how="anti"))
     for par in counted.get_column("parameter").unique().sort().to_list():
         h = (counted.filter(pl.col("parameter") == par)
              .with_columns((pl.col("us") // detect.HOUR_US * detect.HOUR_US).alias("hour"))
