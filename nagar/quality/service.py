@@ -53,11 +53,15 @@ def _rewriting() -> bool:
     return getattr(_local, "active", False)
 
 
-def _utc(t: datetime | None) -> datetime | None:
+def _utc(t: datetime | None, name: str = "time") -> datetime | None:
+    """``t`` in UTC; refuses naive times and years outside 1900-2200 (no sensor reading is there, and the
+    windows around a time must not overflow the calendar)."""
     if t is None:
         return None
-    if t.tzinfo is None:
-        raise InvalidInput("times must include a UTC offset", field="time")
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise InvalidInput(f"{name} must include a UTC offset", field=name)
+    if not 1900 <= t.year <= 2200:
+        raise InvalidInput(f"{name} must lie between the years 1900 and 2200", field=name)
     return t.astimezone(timezone.utc)
 
 
@@ -304,7 +308,7 @@ def scan(store: Store, *, city: str, start: datetime | None = None, end: datetim
     """Examine a city's readings in [start, end) (default: all), record faults and flag the readings."""
     t_start = _time.perf_counter()
     c = get_city(store, city_id=city, scope=scope)
-    start, end = _utc(start), _utc(end)
+    start, end = _utc(start, "start"), _utc(end, "end")
     if start is not None and end is not None:
         if end <= start:
             raise InvalidInput("end must be after start", field="end")
@@ -410,7 +414,7 @@ def series(store: Store, *, city: str, station: str, parameter: str, start: date
     st = get_station(store, station_id=station, scope=scope)
     if st["city"] != city:
         raise NotFound(f"no station {station!r} in city {city!r}", field="station")
-    start, end = _utc(start), _utc(end)
+    start, end = _utc(start, "start"), _utc(end, "end")
     if end <= start:
         raise InvalidInput("end must be after start", field="end")
     if end - start > MAX_SCAN:

@@ -155,6 +155,8 @@ def test_scan_input_errors(qstore):
         service.scan(qstore, city="dhaka", start=datetime(2025, 1, 1), end=T0)
     with pytest.raises(NotFound):
         service.scan(qstore, city="dhaka", stations=["zz"])
+    with pytest.raises(InvalidInput):  # the context window before it would leave the calendar
+        service.scan(qstore, city="dhaka", start=datetime(1, 1, 1, tzinfo=timezone.utc), end=T0)
 
 
 @pytest.mark.parametrize("seed", [42, 7])
