@@ -378,15 +378,10 @@ def cadence(times: np.ndarray) -> tuple[int, int] | None:
     return step, int(pv[np.argmax(pc)])
 
 
-def timestamps(times: np.ndarray, *, now_us: int, arrival: np.ndarray | None = None,
-               last_push_us: int | None = None) -> tuple[np.ndarray, list[str]]:
-    """Clock anomalies of one series (see the module docstring).
-
-    ``times`` in time order for the cadence and burst tests. ``arrival``, when given, is the same
-    readings' times in the order they arrived (a device's pushes; used with ``last_push_us``, the
-    device's newest time before them) and must be aligned with ``times`` by position — pass
-    ``arrival_rank`` instead through :func:`out_of_order` for arbitrary orders.
-    """
+def timestamps(times: np.ndarray, *, now_us: int) -> tuple[np.ndarray, list[str]]:
+    """Clock anomalies of one series in time order: times in the future, readings off the series' own
+    cadence, and bursts (see the module docstring). Times out of order need the arrival order of the
+    readings: see :func:`out_of_order`."""
     t = np.asarray(times, dtype=np.int64)
     n = len(t)
     mask = np.zeros(n, dtype=bool)
