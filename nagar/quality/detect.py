@@ -101,6 +101,8 @@ class Limits:
     floor: float
     spike_jump: float
     sensor_max: float
+    ceiling: float = np.inf
+    """At or above this, flat runs are plausible too (relative humidity saturated at 100 % in fog)."""
 
 
 LIMITS: dict[str, Limits] = {
@@ -113,8 +115,13 @@ LIMITS: dict[str, Limits] = {
     "so2": Limits(12, 0.2, 3.0, 100.0, 2000.0),
     "co": Limits(12, 0.02, 0.3, 5.0, 100.0),
 }
-DEFAULT_LIMITS = Limits(12, 0.0, -np.inf, np.inf, np.inf)
-"""Other parameters (temperature, humidity, energy): only long exactly-flat runs are judged."""
+LIMITS.update({
+    "temperature": Limits(8, 0.0, -np.inf, np.inf, 70.0),
+    "relativehumidity": Limits(12, 0.0, 0.0, np.inf, 100.0, ceiling=99.5),
+})
+DEFAULT_LIMITS = Limits(12, 0.0, 0.0, np.inf, np.inf)
+"""Other parameters (energy meters): only long exactly-flat runs above zero are judged (a solar meter
+reads 0 all night, a closed valve 0 all day)."""
 
 HAMPEL_HALF_WINDOW = 6
 """k: the window is the readings within ±6 h of the one judged (13 hourly readings)."""
@@ -161,7 +168,7 @@ def stuck(times: np.ndarray, values: np.ndarray, parameter: str, *, max_gap_hour
             j += 1
         # run is [i, j)
         dur_h = (t[j - 1] - t[i]) / HOUR_US + 1.0
-        if j - i >= 2 and dur_h >= lim.stuck_hours and v[i] > lim.floor:
+        if j - i >= 2 and dur_h >= lim.stuck_hours and lim.floor < v[i] < lim.ceiling:
             mask[i + 1:j] = True
             details.extend([f"value {v[i]:g} unchanged for {dur_h:g} h (limit {lim.stuck_hours:g} h)"] * (j - i - 1))
         i = j
@@ -226,14 +233,19 @@ def spikes(times: np.ndarray, values: np.ndarray, parameter: str, *, half_window
 
 
 def out_of_range(values: np.ndarray, parameter: str) -> tuple[np.ndarray, list[str]]:
-    """Negative values and values above the instrument range (``invalid``: physically impossible)."""
+    """Values below the parameter's physical minimum (a negative concentration or energy; −90 °C for
+    air temperature, :data:`nagar.core.units.PARAMETERS`) and above the instrument range (``invalid``:
+    physically impossible)."""
+    from nagar.core.units import PARAMETERS
+
     lim = limits_for(parameter)
+    low = PARAMETERS[parameter].min_value if parameter in PARAMETERS else 0.0
     v = np.asarray(values, dtype=float)
-    neg = v < 0
+    below = v < low
     high = v > lim.sensor_max
-    mask = neg | high
-    details = [f"negative value {x:g}" if x < 0 else f"{x:g} above the instrument range {lim.sensor_max:g}"
-               for x in v[mask]]
+    mask = below | high
+    details = [(f"negative value {x:g}" if low == 0 else f"{x:g} below the physical minimum {low:g}") if x < low
+               else f"{x:g} above the instrument range {lim.sensor_max:g}" for x in v[mask]]
     return mask, details
 
 
@@ -258,6 +270,11 @@ def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
     a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
     return 2 * 6371.0088 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+DRIFT_PARAMETERS = ("pm25", "pm10", "pm1", "no2", "no", "o3", "so2")
+"""Concentrations in µg/m³ or ppb, where the offset ``c`` of the log-ratio suits (CO in ppm and the
+weather parameters are not compared)."""
 
 
 @dataclass(frozen=True)

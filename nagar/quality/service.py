@@ -158,6 +158,8 @@ def _drift(obs: pl.DataFrame, stations: list[dict], p: detect.DriftParams, alrea
     counted = (obs.filter(pl.col("flag").is_in(["valid", "estimated"]) & (pl.col("value") >= 0))
                .join(bad, on=["station", "parameter", "us"], how="anti"))
     for par in counted.get_column("parameter").unique().sort().to_list():
+        if par not in detect.DRIFT_PARAMETERS:
+            continue
         h = (counted.filter(pl.col("parameter") == par)
              .with_columns((pl.col("us") // detect.HOUR_US * detect.HOUR_US).alias("hour"))
              .group_by("station", "hour").agg(pl.col("value").mean()))
