@@ -176,6 +176,37 @@ def latest_forecast(store: Store, *, city: str, settings: Settings, station: str
     return {"city": c["id"], "parameter": PARAMETER, "unit": "µg/m³", "items": list(by.values())}
 
 
+def worst_ahead(store: Store, *, city: str, settings: Settings, start: datetime, end: datetime,
+                scope: Scope = None) -> list[dict]:
+    """Per station, the worst AQI category its newest forecast gives for target hours in [start, end),
+    with the hours in it and the peak PM2.5: what an alert rule such as "tomorrow morning very unhealthy"
+    evaluates (categories ranked in the order of the city's standard)."""
+    from nagar.air.service import get_standard
+
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput("start and end must include a UTC offset", field="start")
+    get_city(store, city_id=city, scope=scope)
+    rows = store.forecasts(city=city, parameter=PARAMETER, start=start, end=end, scope=scope)
+    out: dict[str, dict] = {}
+    ranks: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r["category_key"] is None:
+            continue
+        if r["standard"] not in ranks:
+            ranks[r["standard"]] = {c.key: i for i, c in enumerate(get_standard(settings, r["standard"]).categories)}
+        rank = ranks[r["standard"]][r["category_key"]]
+        cur = out.get(r["station"])
+        if cur is None or rank > cur["rank"]:
+            out[r["station"]] = {"station": r["station"], "issued_at": r["issued_at"], "standard": r["standard"],
+                                 "category_key": r["category_key"], "category": r["category"], "rank": rank,
+                                 "hours": [], "peak_pm25": r["value"]}
+        item = out[r["station"]]
+        if rank == item["rank"]:
+            item["hours"].append(r["target_time"])
+        item["peak_pm25"] = max(item["peak_pm25"], r["value"])
+    return [out[k] for k in sorted(out)]
+
+
 def skill_report(store: Store, *, city: str, station: str | None = None, scope: Scope = None) -> dict:
     """The newest model's rolling-origin skill per station, and the city's (scored rows pooled)."""
     c = get_city(store, city_id=city, scope=scope)

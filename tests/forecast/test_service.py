@@ -106,3 +106,17 @@ def test_trainer_trains_due_cities(fstore, monkeypatch):
     assert tr.due(utc(2025, 2, 1)) == ["dhaka"]
     tr.run_once()
     assert calls == ["dhaka"] and tr.runs == 1
+
+
+def test_worst_ahead_for_alert_rules(fstore):
+    service.train_station(fstore, station="st1", settings=SETTINGS, folds=1, fold_days=2, fit_fn=small_fit)
+    rows = fstore.forecasts(city="dhaka", station="st1")
+    start, end = rows[0]["target_time"], rows[6]["target_time"]  # the first six hours
+    order = ["good", "moderate", "unhealthy_sensitive", "unhealthy", "very_unhealthy", "hazardous"]  # EPA 2024
+    want = max(rows[:6], key=lambda r: order.index(r["category_key"]))["category_key"]
+    got = service.worst_ahead(fstore, city="dhaka", settings=SETTINGS, start=start, end=end)
+    assert [(g["station"], g["category_key"]) for g in got] == [("st1", want)]
+    assert got[0]["peak_pm25"] == max(r["value"] for r in rows[:6])
+    assert set(got[0]["hours"]) == {r["target_time"] for r in rows[:6] if r["category_key"] == want}
+    assert service.worst_ahead(fstore, city="dhaka", settings=SETTINGS, start=end + timedelta(days=5),
+                               end=end + timedelta(days=6)) == []
