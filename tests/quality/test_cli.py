@@ -55,3 +55,25 @@ def test_clear_errors(db):
     assert r.exit_code == 2 and "nowhere" in r.output
     r = runner.invoke(app, ["forecast", "show", "--city", "nowhere", "--db", str(db)])
     assert r.exit_code == 2
+
+
+def test_ingest_examines_what_it_loaded(tmp_path):
+    """`nagar ingest` registers the quality listener and examines the loaded stations once at the end."""
+    path = tmp_path / "ing.duckdb"
+    s = DuckDBStore(path)
+    s.upsert_city(DHAKA)
+    s.close()
+    lines = ["location_id,sensors_id,location,datetime,lat,lon,parameter,units,value"]
+    for h in range(24):
+        v = 990.0 if h == 12 else 80.0 + (h % 3) * 3.0
+        lines.append(f"8118,1,US Embassy,2024-01-01T{h:02d}:00:00+00:00,23.796,90.424,pm25,µg/m³,{v}")
+    f = tmp_path / "o.csv"
+    f.write_text("\n".join(lines) + "\n")
+    r = runner.invoke(app, ["ingest", str(f), "--db", str(path), "--json"])
+    assert r.exit_code == 0, r.output
+    s = DuckDBStore(path)
+    flagged = {(r["time"].hour, r["flag"]) for r in s.observations(include_flagged=True).to_pylist()
+               if r["flag"] != "valid"}
+    assert flagged == {(12, "suspect")}
+    assert s.quality_faults(city="dhaka")[0]["kind"] == "spike"
+    s.close()
