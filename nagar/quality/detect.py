@@ -161,17 +161,26 @@ def stuck(times: np.ndarray, values: np.ndarray, parameter: str, *, max_gap_hour
     t = np.asarray(times, dtype=np.int64)
     v = np.asarray(values, dtype=float)
     gap_ok = np.diff(t) <= max_gap_hours * HOUR_US
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and gap_ok[j - 1] and abs(v[j] - v[i]) <= lim.stuck_tol + 1e-9:
-            j += 1
-        # run is [i, j)
-        dur_h = (t[j - 1] - t[i]) / HOUR_US + 1.0
-        if j - i >= 2 and dur_h >= lim.stuck_hours and lim.floor < v[i] < lim.ceiling:
-            mask[i + 1:j] = True
-            details.extend([f"value {v[i]:g} unchanged for {dur_h:g} h (limit {lim.stuck_hours:g} h)"] * (j - i - 1))
-        i = j
+    # every run lies inside a stretch of neighbours within 2·tol of each other (vectorised); only the
+    # long stretches are walked reading by reading
+    close = gap_ok & (np.abs(np.diff(v)) <= 2 * lim.stuck_tol + 1e-9)
+    edges = np.flatnonzero(np.diff(np.r_[0, close.astype(np.int8), 0]))
+    for a, b in zip(edges[::2], edges[1::2]):  # readings a..b form a stretch
+        if (t[b] - t[a]) / HOUR_US + 1.0 < lim.stuck_hours:
+            continue
+        i = a
+        while i <= b:
+            j = i + 1
+            while j <= b and gap_ok[j - 1] and abs(v[j] - v[i]) <= lim.stuck_tol + 1e-9:
+                j += 1
+            # run is [i, j)
+            dur_h = (t[j - 1] - t[i]) / HOUR_US + 1.0
+            if j - i >= 2 and dur_h >= lim.stuck_hours and lim.floor < v[i] < lim.ceiling:
+                mask[i + 1:j] = True
+                details.extend([f"value {v[i]:g} unchanged for {dur_h:g} h (limit {lim.stuck_hours:g} h)"]
+                               * (j - i - 1))
+            i = j
+    # details were appended run by run, in time order, as the mask's True positions are
     return mask, details
 
 
