@@ -23,7 +23,7 @@ Kinds and what each flags
     Physically impossible values are ``invalid``: negative concentrations, and values above the
     instrument's measuring range (:data:`LIMITS` ``sensor_max``: e.g. the Met One BAM-1020, the most
     common FEM PM2.5 monitor, measures 0–1 000 µg/m³ in its standard range [5]_). PM2.5 above PM10 at the
-    same station and time (PM2.5 is a fraction of PM10 by definition [3]_, §2) beyond a tolerance of
+    same station and time (PM2.5 is by definition a size fraction of PM10) beyond a tolerance of
     max(5 µg/m³, 10 % of PM10) — the two monitors' combined hourly uncertainty — flags both readings
     ``suspect`` (which one is wrong is not knowable from the pair).
 ``drift``
@@ -60,8 +60,8 @@ References
    Matter Air Sensors. EPA/600/R-20/280 — sensor data checks (completeness, range, outliers).
 .. [4] US EPA (2022). The Enhanced Air Sensor Guidebook. EPA/600/R-22/213, ch. 6 — QA/QC of sensor
    data: flat-lining, spikes, out-of-range values, drift against a nearby reference.
-.. [5] Met One Instruments. BAM-1020 Particulate Monitor Operation Manual, BAM-1020-9800 Rev. K —
-   standard concentration range 0–1.000 mg/m³ (optional 0–10.000 mg/m³).
+.. [5] Met One Instruments. BAM-1020 Particulate Monitor Operation Manual — standard concentration
+   range 0–1.000 mg/m³ (an extended 0–10.000 mg/m³ range can be set).
 .. [6] Sen, P. K. (1968). Estimates of the regression coefficient based on Kendall's tau. JASA
    63(324), 1379–1389. doi:10.1080/01621459.1968.10480934
 .. [7] Barkjohn, K. K., Gantt, B. & Clements, A. L. (2021). Development and application of a
@@ -263,7 +263,8 @@ PM_RATIO_REL_TOL = 0.10
 
 
 def pm25_above_pm10(pm25: np.ndarray, pm10: np.ndarray) -> np.ndarray:
-    """Pairs (same station and time) where PM2.5 > PM10 + max(5 µg/m³, 10 % of PM10); see [3]_."""
+    """Pairs (same station and time) where PM2.5 > PM10 + max(5 µg/m³, 10 % of PM10) (our tolerance for
+    two monitors' combined hourly uncertainty)."""
     a, b = np.asarray(pm25, dtype=float), np.asarray(pm10, dtype=float)
     return a > b + np.maximum(PM_RATIO_ABS_TOL, PM_RATIO_REL_TOL * b)
 
