@@ -439,7 +439,9 @@ def series(store: Store, *, city: str, station: str, parameter: str, start: date
 # ---------------------------------------------------------------------------------------------
 
 STREAM_KINDS = ("stuck", "spike", "out_of_range", "timestamp")
-"""Kinds re-examined on every write; drift (weeks of context) runs in batch scans."""
+"""Kinds re-examined on every write. Drift needs weeks of the neighbours' data: the watcher examines a
+city's last two days for drift at most once a day (:data:`DRIFT_EVERY`), and batch scans do the rest."""
+DRIFT_EVERY = timedelta(hours=24)
 STREAM_LOOKBACK = timedelta(hours=48)
 DEVICE_PUSH_ROWS = 10_000
 """Batches up to this size are treated as device pushes for the out-of-order test; larger ones are
@@ -463,6 +465,7 @@ class QualityWatcher:
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._pending: dict[str, list[int]] = {}  # station -> [min us, max us]
         self._last_push: dict[tuple[str, str], int] = {}
+        self._drift_checked: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -540,6 +543,11 @@ class QualityWatcher:
             out.append(scan(self.store, city=city, stations=sorted(sts), start=start, end=end,
                             kinds=STREAM_KINDS, now=self._now()))
             self.scans += 1
+            now = self._now()
+            if now - self._drift_checked.get(city, datetime.min.replace(tzinfo=timezone.utc)) >= DRIFT_EVERY:
+                self._drift_checked[city] = now
+                out.append(scan(self.store, city=city, start=end - timedelta(days=2), end=end, kinds=("drift",),
+                                now=now))
         return out
 
     def _ensure_thread(self) -> None:
