@@ -95,11 +95,11 @@ def demo(
                 fund = load_funding_demo(store)
             console.print(f"Fund demo: {fund['projects']} candidate projects in 28 cities, "
                           f"{fund['funded']} funded in the first tranche (`nagar plan --help`).")
-            from nagar.quality.cli import print_scan
+            from nagar.quality.cli import scan_line
             from nagar.quality.service import data_cities, scan as quality_scan
 
             for c in data_cities(store):  # the faulty sensor is in Dhaka (`nagar quality faults --city dhaka`)
-                print_scan(quality_scan(store, city=c))
+                console.print(scan_line(quality_scan(store, city=c)))
         else:
             console.print(f"Demo data already in {settings.db}.")
         from nagar.waste.demo import load_ewaste_demo
@@ -416,6 +416,9 @@ def _mount_subcommands() -> None:
     from nagar.quality.cli import app as quality_app
 
     app.add_typer(quality_app, name="quality")
+    from nagar.forecast.cli import app as forecast_app
+
+    app.add_typer(forecast_app, name="forecast")
 
 
 _mount_subcommands()

@@ -37,9 +37,14 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         alerts = start_worker(app.state.store, settings)  # evaluates alert rules as observations are written
         # on the store the app owns (a store handed in belongs to its caller, who may attach it)
         app.state.quality = attach_quality(app.state.store) if own else None
+        from nagar.forecast.service import ForecastTrainer  # PM2.5 models retrained in the background
+
+        app.state.forecast = ForecastTrainer(app.state.store, settings).start() if own else None
         try:
             yield
         finally:
+            if app.state.forecast is not None:
+                app.state.forecast.stop()
             if app.state.quality is not None:
                 app.state.store.off_write(app.state.quality)
                 app.state.quality.stop()
@@ -138,6 +143,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.ngsild import views as ngsild_views
 
     app.include_router(ngsild_views.router)
+    from nagar.forecast import views as forecast_views
+
+    app.include_router(forecast_views.router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:
@@ -163,6 +171,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         from nagar.web import water_views
 
         app.include_router(water_views.router)
+        from nagar.web import quality_views
+
+        app.include_router(quality_views.router)
         if hasattr(web_views, "mount_static"):
             web_views.mount_static(app)
     app.include_router(docs_router)

@@ -65,6 +65,12 @@ def print_scan(res) -> None:
     console.print(t)
 
 
+def scan_line(res) -> str:
+    kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(res.by_kind.items())) or "none"
+    return (f"Quality scan of {res.city}: {res.readings:,} readings, {res.faults:,} faults ({kinds}), "
+            f"{res.flagged:,} readings flagged, {res.seconds:.2f} s")
+
+
 @app.command()
 def scan(
     city: str = CityOpt,

@@ -53,11 +53,15 @@ def _rewriting() -> bool:
     return getattr(_local, "active", False)
 
 
-def _utc(t: datetime | None) -> datetime | None:
+def _utc(t: datetime | None, name: str = "time") -> datetime | None:
+    """``t`` in UTC; refuses naive times and years outside 1900-2200 (no sensor reading is there, and the
+    windows around a time must not overflow the calendar)."""
     if t is None:
         return None
-    if t.tzinfo is None:
-        raise InvalidInput("times must include a UTC offset", field="time")
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise InvalidInput(f"{name} must include a UTC offset", field=name)
+    if not 1900 <= t.year <= 2200:
+        raise InvalidInput(f"{name} must lie between the years 1900 and 2200", field=name)
     return t.astimezone(timezone.utc)
 
 
@@ -118,13 +122,15 @@ def detect_frame(obs: pl.DataFrame, *, stations: list[dict], now_us: int,
         if "timestamp" in kinds:
             add(*detect.timestamps(t, now_us=now_us), "timestamp")
     if "out_of_range" in kinds:
-        out.extend(_pm_pairs(obs))
+        out.extend(_pm_pairs(obs, explained={f.key() for f in out}))
     if "drift" in kinds:
         out.extend(_drift(obs, stations, drift, already={f.key() for f in out}))
     return out
 
 
-def _pm_pairs(obs: pl.DataFrame) -> list[Fault]:
+def _pm_pairs(obs: pl.DataFrame, explained: set) -> list[Fault]:
+    """PM2.5 > PM10 pairs, except where either reading already has a fault (the spike or the stuck
+    value explains the inconsistency; flagging its partner too would only add a false alarm)."""
     a = obs.filter(pl.col("parameter") == "pm25").select("station", "us", pl.col("value").alias("pm25"))
     b = obs.filter(pl.col("parameter") == "pm10").select("station", "us", pl.col("value").alias("pm10"))
     j = a.join(b, on=["station", "us"], how="inner")
@@ -133,6 +139,8 @@ def _pm_pairs(obs: pl.DataFrame) -> list[Fault]:
     bad = detect.pm25_above_pm10(j.get_column("pm25").to_numpy(), j.get_column("pm10").to_numpy())
     out = []
     for st, us, x25, x10 in j.filter(pl.Series(bad)).iter_rows():
+        if (st, "pm25", int(us)) in explained or (st, "pm10", int(us)) in explained:
+            continue
         d = f"PM2.5 {x25:g} above PM10 {x10:g} at the same station and time"
         out.append(Fault(st, "pm25", int(us), "out_of_range", "suspect", float(x25), d))
         out.append(Fault(st, "pm10", int(us), "out_of_range", "suspect", float(x10), d))
@@ -143,8 +151,15 @@ def _drift(obs: pl.DataFrame, stations: list[dict], p: detect.DriftParams, alrea
     """Station vs neighbour-median log-ratio per UTC day, then :func:`detect.drift_days` per station."""
     out: list[Fault] = []
     loc = {s["id"]: s for s in stations if s.get("lat") is not None and s.get("lon") is not None}
-    counted = obs.filter(pl.col("flag").is_in(["valid", "estimated"]))
+    # compare only readings nothing else has found wrong (flagged before, or by this scan's detectors)
+    bad = pl.DataFrame({"station": [k[0] for k in already], "parameter": [k[1] for k in already],
+                        "us": [k[2] for k in already]}, schema={"station": pl.String, "parameter": pl.String,
+                                                                 "us": pl.Int64})
+    counted = (obs.filter(pl.col("flag").is_in(["valid", "estimated"]) & (pl.col("value") >= 0))
+               .join(bad, on=["station", "parameter", "us"], how="anti"))
     for par in counted.get_column("parameter").unique().sort().to_list():
+        if par not in detect.DRIFT_PARAMETERS:
+            continue
         h = (counted.filter(pl.col("parameter") == par)
              .with_columns((pl.col("us") // detect.HOUR_US * detect.HOUR_US).alias("hour"))
              .group_by("station", "hour").agg(pl.col("value").mean()))
@@ -295,7 +310,7 @@ def scan(store: Store, *, city: str, start: datetime | None = None, end: datetim
     """Examine a city's readings in [start, end) (default: all), record faults and flag the readings."""
     t_start = _time.perf_counter()
     c = get_city(store, city_id=city, scope=scope)
-    start, end = _utc(start), _utc(end)
+    start, end = _utc(start, "start"), _utc(end, "end")
     if start is not None and end is not None:
         if end <= start:
             raise InvalidInput("end must be after start", field="end")
@@ -401,7 +416,7 @@ def series(store: Store, *, city: str, station: str, parameter: str, start: date
     st = get_station(store, station_id=station, scope=scope)
     if st["city"] != city:
         raise NotFound(f"no station {station!r} in city {city!r}", field="station")
-    start, end = _utc(start), _utc(end)
+    start, end = _utc(start, "start"), _utc(end, "end")
     if end <= start:
         raise InvalidInput("end must be after start", field="end")
     if end - start > MAX_SCAN:
@@ -424,7 +439,9 @@ def series(store: Store, *, city: str, station: str, parameter: str, start: date
 # ---------------------------------------------------------------------------------------------
 
 STREAM_KINDS = ("stuck", "spike", "out_of_range", "timestamp")
-"""Kinds re-examined on every write; drift (weeks of context) runs in batch scans."""
+"""Kinds re-examined on every write. Drift needs weeks of the neighbours' data: the watcher examines a
+city's last two days for drift at most once a day (:data:`DRIFT_EVERY`), and batch scans do the rest."""
+DRIFT_EVERY = timedelta(hours=24)
 STREAM_LOOKBACK = timedelta(hours=48)
 DEVICE_PUSH_ROWS = 10_000
 """Batches up to this size are treated as device pushes for the out-of-order test; larger ones are
@@ -448,6 +465,7 @@ class QualityWatcher:
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._pending: dict[str, list[int]] = {}  # station -> [min us, max us]
         self._last_push: dict[tuple[str, str], int] = {}
+        self._drift_checked: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -525,6 +543,11 @@ class QualityWatcher:
             out.append(scan(self.store, city=city, stations=sorted(sts), start=start, end=end,
                             kinds=STREAM_KINDS, now=self._now()))
             self.scans += 1
+            now = self._now()
+            if now - self._drift_checked.get(city, datetime.min.replace(tzinfo=timezone.utc)) >= DRIFT_EVERY:
+                self._drift_checked[city] = now
+                out.append(scan(self.store, city=city, start=end - timedelta(days=2), end=end, kinds=("drift",),
+                                now=now))
         return out
 
     def _ensure_thread(self) -> None:

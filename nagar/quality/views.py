@@ -60,11 +60,12 @@ def get_series(store: StoreDep, principal: PrincipalDep, city: str = CityPath,
     scope = principal.scope(Perm.READ)
     station = station_id
     _param(parameter)
+    end = service._utc(end, "end")
     if end is None:
         last = store.latest_time(stations=[station], scope=scope).get(station)
         end = (last or datetime.now(timezone.utc)) + timedelta(hours=1)
     if start is None:
-        start = end - timedelta(days=30) if end.tzinfo is not None else end
+        start = end - timedelta(days=30)
     return service.series(store, city=city, station=station, parameter=parameter, start=start, end=end, scope=scope)
 
 

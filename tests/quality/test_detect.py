@@ -47,6 +47,15 @@ def test_stuck_tolerance_and_floor_and_gaps():
     assert detect.stuck(t, np.full(8, 42.0), "pm25")[0].sum() == 7
 
 
+def test_stuck_leaves_plausible_flat_runs_alone():
+    night = np.r_[np.zeros(12), np.linspace(1, 50, 12)]  # a solar meter: 0 kWh all night
+    assert not detect.stuck(hours(24), night, "generation")[0].any()
+    fog = np.r_[np.full(14, 100.0), noisy(10, level=80)]  # humidity saturated in fog
+    assert not detect.stuck(hours(24), fog, "relativehumidity")[0].any()
+    frozen = np.r_[np.full(14, 71.3), noisy(10, level=80)]  # a humidity probe frozen at 71.3 %
+    assert detect.stuck(hours(24), frozen, "relativehumidity")[0].sum() == 13
+
+
 def test_stuck_limits_are_parameter_specific():
     v = noisy(30, level=30)
     v[0:8] = 25.0  # 8 h
@@ -85,6 +94,8 @@ def test_out_of_range_negative_and_instrument_range():
     m, det = detect.out_of_range(np.array([-0.1, 0.0, 999.9, 1000.0, 1000.1]), "pm25")
     assert m.tolist() == [True, False, False, False, True]
     assert det == ["negative value -0.1", "1000.1 above the instrument range 1000"]
+    # a frost is not out of range; -91 °C is (the coldest air ever measured is -89.2 °C, Vostok 1983)
+    assert detect.out_of_range(np.array([-5.0, -91.0]), "temperature")[0].tolist() == [False, True]
 
 
 def test_pm25_above_pm10_tolerance():

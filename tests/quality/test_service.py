@@ -112,11 +112,24 @@ def test_listener_examines_written_window_and_does_not_loop(qstore):
     qstore.write_observations(series("st1", v))
     assert len(calls) == 1 and set(w._pending) == {"st1"}
     results = w.drain()
-    assert [r.flagged for r in results] == [1]
+    assert [r.flagged for r in results] == [1, 0]  # the written window, then the daily drift check
     assert len(calls) == 2  # the flag rewrite went through the one write path ...
     assert w._pending == {}  # ... and the watcher ignored it: nothing left to examine
     assert w.drain() == []
     assert flags(qstore, "st1")[T0 + timedelta(hours=20)][1] == "suspect"
+
+
+def test_listener_checks_drift_once_a_day(qstore):
+    clock = [T0 + timedelta(days=40)]
+    w = service.QualityWatcher(qstore, background=False, now=lambda: clock[0])
+    qstore.on_write(w)
+    qstore.write_observations(series("st1", wavy(24), start=T0 + timedelta(days=39)))
+    assert [r.by_kind for r in w.drain()] == [{}, {}]  # the window, then the city's drift check
+    qstore.write_observations(series("st2", wavy(24), start=T0 + timedelta(days=39)))
+    assert len(w.drain()) == 1  # drift was checked less than a day ago
+    clock[0] += timedelta(days=1)
+    qstore.write_observations(series("st3", wavy(24), start=T0 + timedelta(days=40)))
+    assert len(w.drain()) == 2
 
 
 def test_listener_out_of_order_push(qstore):
@@ -155,6 +168,8 @@ def test_scan_input_errors(qstore):
         service.scan(qstore, city="dhaka", start=datetime(2025, 1, 1), end=T0)
     with pytest.raises(NotFound):
         service.scan(qstore, city="dhaka", stations=["zz"])
+    with pytest.raises(InvalidInput):  # the context window before it would leave the calendar
+        service.scan(qstore, city="dhaka", start=datetime(1, 1, 1, tzinfo=timezone.utc), end=T0)
 
 
 @pytest.mark.parametrize("seed", [42, 7])
@@ -184,3 +199,23 @@ def test_demo_faulty_sensor_found(tmp_path, seed):
     assert len(others) <= 3, others  # false alarms on the rest of Dhaka's 90 days (measured: 1)
     assert res.flagged >= len(want)
     s.close()
+
+
+def test_drift_against_neighbours_end_to_end(qstore):
+    qstore.upsert_station(dict(id="st4", city="dhaka", name="Station 4", lat=23.82, lon=90.40, parameters=["pm25"]))
+    n = 60 * 24
+    rng = np.random.default_rng(9)
+    common = 80 * np.exp(0.4 * np.sin(np.arange(n) / 24 * 2 * np.pi) + np.cumsum(rng.normal(0, 0.02, n)))
+    for k, st in enumerate(["st1", "st2", "st3", "st4"]):
+        v = common * (1 + 0.1 * k) * np.exp(rng.normal(0, 0.05, n))
+        if st == "st1":  # the sensor drifts up to x1.8 over days 30-50, then stays there
+            day = np.arange(n) / 24
+            v = v * (1 + 0.8 * np.clip((day - 30) / 20, 0, 1))
+        qstore.write_observations(series(st, np.round(v, 1)))
+    res = service.scan(qstore, city="dhaka", now=T0 + timedelta(days=61))
+    rows = qstore.quality_faults(city="dhaka", kind="drift", limit=100000)
+    assert {r["station"] for r in rows} == {"st1"} and res.by_kind.get("drift") == len(rows)
+    days = sorted({(r["time"] - T0).days for r in rows})
+    assert days[0] >= 33 and days[-1] == 59  # flagged once it has moved, and while it stays moved
+    assert all(d in days for d in range(42, 60))
+    assert "neighbours" in rows[0]["detail"]

@@ -301,6 +301,9 @@ TABLE.update(quality_rows(globals()))
 from tests.ngsild.matrix_rows import ngsild_rows  # noqa: E402
 
 TABLE.update(ngsild_rows(globals()))
+from tests.forecast.matrix_rows import forecast_rows  # noqa: E402
+
+TABLE.update(forecast_rows(globals()))
 
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
           "username": "grantee", "NGSILD-Tenant": "{city}"}
@@ -308,7 +311,7 @@ VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "sta
 
 HIDDEN_ROUTES = {("GET", "/"), ("GET", "/docs"), ("GET", "/i18n/{lang}.json"), ("GET", "/login"), ("POST", "/login"),
                  ("POST", "/logout"), ("GET", "/climate"), ("GET", "/fund"), ("GET", "/ewaste"),
-                 ("GET", "/water"), ("GET", "/alerts")}
+                 ("GET", "/water"), ("GET", "/alerts"), ("GET", "/quality")}
 """Routes left out of the OpenAPI document on purpose (the dashboard's HTML pages, the offline API docs); all public."""
 
 

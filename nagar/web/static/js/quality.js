@@ -1,0 +1,266 @@
+/* Nagar data-quality page: faults per station, a station's raw series with flagged readings marked,
+ * its fault list, and its next-24-hour PM2.5 forecast coloured by AQI category.
+ *
+ * Configuration from data-* attributes of <body>, words from /i18n/<lang>.json (t()), data from the
+ * JSON API. No inline script or style (strict Content-Security-Policy).
+ */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var cfg = {
+    api: body.dataset.api || "/api/v1",
+    locale: body.dataset.locale || "en-GB",
+    i18nUrl: body.dataset.i18nUrl,
+    city: body.dataset.city || "dhaka",
+    station: body.dataset.station || "",
+  };
+
+  var MESSAGES = {};
+  function t(msgid) {
+    return MESSAGES[msgid] || msgid;
+  }
+  function fmt(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (whole, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
+    });
+  }
+  var KINDS = ["stuck", "spike", "out_of_range", "drift", "timestamp"];
+  var KIND_NAMES = {
+    stuck: function () { return t("Stuck"); },
+    spike: function () { return t("Spike"); },
+    out_of_range: function () { return t("Out of range"); },
+    drift: function () { return t("Drift"); },
+    timestamp: function () { return t("Time stamp"); },
+  };
+
+  var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 1 });
+  var pf = new Intl.NumberFormat(cfg.locale, { style: "percent", maximumFractionDigits: 0 });
+  function num(v) {
+    return v === null || v === undefined || isNaN(v) ? "–" : nf.format(v);
+  }
+  function hourLabel(iso) {
+    var s = String(iso).replace("T", " ");
+    return s.slice(5, 16);
+  }
+
+  function getJSON(url) {
+    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) {
+        var err = new Error(r.status + " " + url);
+        err.status = r.status;
+        throw err;
+      }
+      return r.json();
+    });
+  }
+  function api(path, params) {
+    var q = new URLSearchParams();
+    Object.keys(params || {}).forEach(function (k) {
+      if (params[k] !== null && params[k] !== undefined && params[k] !== "") q.set(k, params[k]);
+    });
+    var qs = q.toString();
+    return getJSON(cfg.api + path + (qs ? "?" + qs : ""));
+  }
+  function setStatus(text, isError) {
+    var el = document.getElementById("status");
+    el.textContent = text || "";
+    el.classList.toggle("error", !!isError);
+    el.hidden = !text;
+  }
+  function fail(err) {
+    if (window.console) console.error(err);
+    body.dataset.state = "error";
+    setStatus(err && err.status === 404 ? t("No such city or station.") : t("Could not load data from the server."), true);
+  }
+  function cell(tr, text, cls, head) {
+    var c = document.createElement(head ? "th" : "td");
+    if (head) c.scope = "row";
+    if (cls) c.className = cls;
+    c.textContent = text;
+    tr.appendChild(c);
+    return c;
+  }
+
+  // ------------------------------------------------------------------------------ counts
+
+  function drawCounts(summary) {
+    var tbody = document.querySelector("#fault-counts tbody");
+    tbody.textContent = "";
+    summary.items.forEach(function (it) {
+      var tr = document.createElement("tr");
+      tr.dataset.station = it.station;
+      if (it.station === cfg.station) tr.className = "selected";
+      var th = cell(tr, "", "", true);
+      var a = document.createElement("a");
+      a.href = "?city=" + encodeURIComponent(cfg.city) + "&station=" + encodeURIComponent(it.station) + "&lang=" + encodeURIComponent(body.dataset.lang || "en");
+      a.textContent = it.name || it.station;
+      th.appendChild(a);
+      KINDS.forEach(function (k) { cell(tr, String(it.by_kind[k] || 0), "num"); });
+      cell(tr, String(it.overridden || 0), "num");
+      tbody.appendChild(tr);
+    });
+  }
+
+  // ------------------------------------------------------------------------------ series
+
+  var seriesChart = null;
+  function drawSeries(s) {
+    var labels = s.points.map(function (p) { return hourLabel(p.time); });
+    var raw = s.points.map(function (p) { return p.value; });
+    var flagged = s.points.map(function (p) { return p.flag === "suspect" || p.flag === "invalid" ? p.value : null; });
+    var nFlagged = flagged.filter(function (v) { return v !== null; }).length;
+    if (seriesChart) seriesChart.destroy();
+    seriesChart = new Chart(document.getElementById("series-chart"), {
+      type: "line",
+      data: {
+        labels: labels,
+        datasets: [
+          { label: t("Raw reading"), data: raw, borderColor: "#0f5c4d", backgroundColor: "#0f5c4d", pointRadius: 0, borderWidth: 1.2 },
+          { label: t("Flagged (suspect or invalid)"), data: flagged, showLine: false, pointRadius: 3.5, borderColor: "#c0392b", backgroundColor: "#c0392b" },
+        ],
+      },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        interaction: { mode: "index", intersect: false },
+        scales: { x: { ticks: { maxTicksLimit: 10 } }, y: { title: { display: true, text: s.unit || "" } } },
+      },
+    });
+    var box = document.getElementById("series-box");
+    box.dataset.points = String(labels.length);
+    box.dataset.flagged = String(nFlagged);
+    document.getElementById("series-meta").textContent = fmt(t("{station}: {n} readings, {k} flagged"), {
+      station: s.station, n: labels.length, k: nFlagged,
+    });
+  }
+
+  function drawFaults(res) {
+    var tbody = document.querySelector("#fault-list tbody");
+    tbody.textContent = "";
+    if (!res.items.length) {
+      var tr = document.createElement("tr");
+      cell(tr, t("No faults found."), "muted").colSpan = 5;
+      tbody.appendChild(tr);
+    }
+    res.items.forEach(function (f) {
+      var tr = document.createElement("tr");
+      cell(tr, hourLabel(f.time));
+      cell(tr, f.parameter);
+      cell(tr, (KIND_NAMES[f.kind] ? KIND_NAMES[f.kind]() : f.kind) + (f.overridden ? " (" + t("overridden") + ")" : ""));
+      cell(tr, num(f.value), "num");
+      cell(tr, f.detail, "muted");
+      tbody.appendChild(tr);
+    });
+  }
+
+  // ---------------------------------------------------------------------------- forecast
+
+  var forecastChart = null;
+  function drawForecast(fc, skill) {
+    var item = fc.items[0];
+    var meta = document.getElementById("forecast-meta");
+    if (!item) {
+      meta.textContent = t("No forecast yet (trained in the background, or `nagar forecast train`).");
+      return;
+    }
+    var pts = item.items;
+    if (forecastChart) forecastChart.destroy();
+    forecastChart = new Chart(document.getElementById("forecast-chart"), {
+      type: "line",
+      data: {
+        labels: pts.map(function (p) { return hourLabel(p.time); }),
+        datasets: [{
+          label: t("Forecast PM2.5"),
+          data: pts.map(function (p) { return p.pm25; }),
+          borderColor: "#555", borderWidth: 1.5, pointRadius: 5,
+          pointBackgroundColor: pts.map(function (p) { return p.colour || "#999"; }),
+          pointBorderColor: pts.map(function (p) { return p.colour || "#999"; }),
+        }],
+      },
+      options: {
+        responsive: true, maintainAspectRatio: false, animation: false,
+        scales: { y: { beginAtZero: true, title: { display: true, text: fc.unit } } },
+        plugins: { tooltip: { callbacks: { label: function (c) {
+          var cat = pts[c.dataIndex].category;
+          return num(c.parsed.y) + " " + fc.unit + (cat ? " · " + t(cat) : "");
+        } } } },
+      },
+    });
+    document.getElementById("forecast-box").dataset.points = String(pts.length);
+    meta.textContent = fmt(t("issued {time} UTC, {standard}"), { time: hourLabel(item.issued_at), standard: item.standard });
+    var sk = (skill.items || []).filter(function (s) { return s.station === item.station; })[0];
+    if (sk && sk.n) {
+      document.getElementById("skill-line").textContent = fmt(
+        t("Held-out skill: MAE {model} µg/m³ (persistence {pers}); AQI category right {hit} of the time (persistence {phit})."), {
+          model: num(sk.mae.model), pers: num(sk.mae.persistence),
+          hit: pf.format(sk.category_hit_rate.model || 0), phit: pf.format(sk.category_hit_rate.persistence || 0),
+        });
+    }
+  }
+
+  function fillCities(cities) {
+    var select = document.getElementById("city-select");
+    if (!cities.length) return;
+    select.textContent = "";
+    cities.forEach(function (c) {
+      var opt = document.createElement("option");
+      opt.value = c.id;
+      opt.textContent = t(c.name);
+      if (c.id === cfg.city) opt.selected = true;
+      select.appendChild(opt);
+    });
+  }
+
+  function start() {
+    var base = "/cities/" + encodeURIComponent(cfg.city);
+    Promise.all([
+      getJSON(cfg.i18nUrl).catch(function () { return { messages: {} }; }),
+      api("/cities").catch(function () { return { items: [] }; }),
+    ])
+      .then(function (res) {
+        MESSAGES = res[0].messages || {};
+        setStatus(t("Loading…"));
+        fillCities(res[1].items || []);
+        return api(base + "/quality/summary");
+      })
+      .then(function (summary) {
+        if (!cfg.station) {
+          // the station with the most faults, else the first
+          var best = summary.items.slice().sort(function (a, b) { return b.total - a.total; })[0];
+          cfg.station = best ? best.station : "";
+        }
+        drawCounts(summary);
+        if (!cfg.station) return null;
+        var st = encodeURIComponent(cfg.station);
+        return api(base + "/quality/faults", { station: cfg.station, limit: 200 }).then(function (faults) {
+          // the series shows 30 days around the newest fault of PM2.5 (else the newest 30 days)
+          var pm = faults.items.filter(function (f) { return f.parameter === "pm25"; })[0];
+          var span = {};
+          if (pm) {
+            var t0 = new Date(pm.time).getTime();
+            span = { start: new Date(t0 - 20 * 864e5).toISOString(), end: new Date(t0 + 10 * 864e5).toISOString() };
+          }
+          return Promise.all([
+            api(base + "/quality/stations/" + st + "/series", Object.assign({ parameter: "pm25" }, span)),
+            api(base + "/stations/" + st + "/forecast"),
+            api(base + "/forecast/skill"),
+          ]).then(function (r) {
+            drawFaults(faults);
+            drawSeries(r[0]);
+            drawForecast(r[1], r[2]);
+          });
+        });
+      })
+      .then(function () {
+        body.dataset.state = "ready";
+        setStatus("");
+      })
+      .catch(fail);
+  }
+
+  if (typeof Chart === "undefined") {
+    fail(new Error("chart library missing"));
+    return;
+  }
+  start();
+})();
