@@ -108,6 +108,12 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.funding import views as funding_views
 
     app.include_router(funding_views.router)
+    from nagar.opendata import views as opendata_views
+    from nagar.requests import views as requests_views
+
+    app.include_router(requests_views.open311_router)
+    app.include_router(requests_views.router)
+    app.include_router(opendata_views.router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:

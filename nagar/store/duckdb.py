@@ -30,6 +30,8 @@ from .migrations import MIGRATIONS
 from .climate_tables import ClimateTables
 from .funding_tables import FundingTables
 from .mqtt_tables import MqttTables
+from .opendata_tables import OpenDataTables
+from .requests_tables import RequestsTables
 from .security_tables import SecurityTables
 
 _PARAM_KEYS = pa.array([p.key for p in PARAMETERS.values()], pa.string())
@@ -79,7 +81,7 @@ def _translate(exc: duckdb.Error) -> StoreError:
     return StoreError(f"database error: {exc}", transient=transient)
 
 
-class DuckDBStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables):
+class DuckDBStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables, RequestsTables, OpenDataTables):
     """The :class:`nagar.store.base.Store` protocol over an embedded DuckDB file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False):

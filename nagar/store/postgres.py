@@ -79,6 +79,8 @@ from .pg_dialect import COMPAT_DDL, EXTRA_DDL, Translated, TranslationError, to_
 from .climate_tables import ClimateTables
 from .funding_tables import FundingTables
 from .mqtt_tables import MqttTables
+from .opendata_tables import OpenDataTables
+from .requests_tables import RequestsTables
 from .security_tables import SecurityTables
 
 ARROW_TZ = "Etc/UTC"
@@ -381,7 +383,7 @@ class PgConnection:
                 release()
 
 
-class PostgresStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables):
+class PostgresStore(WriteListeners, SecurityTables, ClimateTables, FundingTables, MqttTables, RequestsTables, OpenDataTables):
     """The :class:`nagar.store.base.Store` protocol over PostgreSQL (14 or newer).
 
     ``url``: a libpq connection string or URI (``postgresql://user:password@host:5432/nagar``; a
