@@ -286,6 +286,11 @@ TABLE.update(climate_rows(globals()))
 from tests.funding.matrix_rows import funding_rows  # noqa: E402
 
 TABLE.update(funding_rows(globals()))
+from tests.requests.matrix_rows import requests_rows  # noqa: E402
+from tests.opendata.matrix_rows import opendata_rows  # noqa: E402
+
+TABLE.update(requests_rows(globals()))
+TABLE.update(opendata_rows(globals()))
 
 VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "standard_id": STANDARD,
           "username": "grantee"}
@@ -438,6 +443,8 @@ def test_matrix(world, method, path, case, principal, expected):
             assert PRIV not in r.text, f"{what}; leaks the private city to a caller who may not see it"
     elif r.status_code != 204:
         j = r.json()
+        if isinstance(j, list):  # the Open311 GeoReport v2 error format (nagar/requests)
+            j = {"error": j[0]["code"], "message": j[0]["description"]}
         assert j.get("error") and j.get("message"), f"{what}; error answers carry error and message"
 
 
