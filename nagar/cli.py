@@ -97,6 +97,12 @@ def demo(
                           f"{fund['funded']} funded in the first tranche (`nagar plan --help`).")
         else:
             console.print(f"Demo data already in {settings.db}.")
+        from nagar.requests.demo import load_requests_demo
+
+        done = load_requests_demo(store, settings=settings)  # additive: only if Dhaka has no requests yet
+        if done["requests"]:
+            console.print(f"{done['requests']} demo service requests for Dhaka "
+                          "(/api/v1/open311/v2/requests.json?jurisdiction_id=dhaka); its open data is published.")
         from nagar.demo.service import ensure_demo_accounts
 
         accounts = ensure_demo_accounts(store, settings=settings)
@@ -372,6 +378,8 @@ def _mount_subcommands() -> None:
     from nagar.climate.cli import app as climate_app
     from nagar.funding.cli import app as funding_app
     from nagar.lake.cli import app as lake_app
+    from nagar.opendata.cli import app as opendata_app
+    from nagar.requests.cli import app as requests_app
     from nagar.ingest.mqtt_cli import app as mqtt_app
 
     app.add_typer(admin_app, name="admin")
@@ -380,6 +388,8 @@ def _mount_subcommands() -> None:
     app.add_typer(mqtt_app, name="ingest-mqtt")
     app.add_typer(funding_app, name="plan")
     app.add_typer(lake_app, name="lake")
+    app.add_typer(requests_app, name="requests")
+    app.add_typer(opendata_app, name="opendata")
 
 
 _mount_subcommands()
