@@ -94,7 +94,7 @@ def _add(parent: ET.Element, name: str, value) -> None:
         for k, v in value.items():
             _add(el, k, v)
     elif isinstance(value, list):  # a list field: its items, each named by the singular of the field
-        item = {"attributes": "attribute", "values": "value"}[name]
+        item = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}[name]
         for v in value:
             _add(el, item, v)
     else:
@@ -113,7 +113,7 @@ def to_xml(root: str, item: str | None, docs) -> bytes:
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(top, encoding="unicode").encode("utf-8")
 
 
-ROOTS = {"services": ("services", "service"), "definition": ("service_definition", None),
+ROOTS = {"discovery": ("discovery", None), "services": ("services", "service"), "definition": ("service_definition", None),
          "requests": ("service_requests", "request"), "errors": ("errors", "error")}
 
 
@@ -130,6 +130,21 @@ def errors(fmt: str, status_code: int, *descriptions: str, headers: dict | None 
     """The GeoReport v2 error document: a list of {code, description}."""
     return render(fmt, "errors", [{"code": status_code, "description": d} for d in descriptions],
                   status_code=status_code, headers=headers)
+
+
+DISCOVERY_CHANGESET = "2026-11-27T00:00:00Z"
+"""When this endpoint's GeoReport v2 behaviour last changed (the discovery document's ``changeset``)."""
+
+
+def discovery_doc(url: str) -> dict:
+    """The Open311 Service Discovery document (http://wiki.open311.org/Service_Discovery) of this endpoint."""
+    return {"changeset": DISCOVERY_CHANGESET,
+            "contact": "The administrators of the city you report to (jurisdiction_id = the city's Nagar id).",
+            "key_service": "A city admin issues an api_key per client app: POST /api/v1/service-requests/open311-keys "
+                           "or `nagar requests key --city <id> --name <app>`.",
+            "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": url,
+                           "changeset": DISCOVERY_CHANGESET, "type": "production",
+                           "formats": ["text/xml", "application/json"]}]}
 
 
 # OpenAPI schemas of the JSON documents (for the document and schemathesis' checks) --------------------
@@ -167,3 +182,8 @@ POSTED_SCHEMA = {"type": "array", "items": {
 TOKENS_SCHEMA = {"type": "array", "items": {
     "type": "object", "required": ["service_request_id", "token"],
     "properties": {"service_request_id": _S, "token": _S}, "additionalProperties": False}}
+DISCOVERY_SCHEMA = {"type": "object", "required": ["changeset", "contact", "key_service", "endpoints"], "properties": {
+    "changeset": _S, "contact": _S, "key_service": _S,
+    "endpoints": {"type": "array", "items": {"type": "object", "required": ["specification", "url", "type", "formats"],
+                                             "properties": {"specification": _S, "url": _S, "changeset": _S,
+                                                            "type": _S, "formats": {"type": "array", "items": _S}}}}}}

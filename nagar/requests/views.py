@@ -99,6 +99,14 @@ def _services(store, city: str) -> dict[str, dict]:
     return {s["service_code"]: s for s in service.city_services(store, city=city, include_disabled=True)}
 
 
+@open311_router.get("/discovery.{fmt}", summary="Open311 Service Discovery",
+                    **o311(Perm.PUBLIC, "Where this GeoReport v2 endpoint is and what it speaks",
+                           open311.DISCOVERY_SCHEMA, codes=(400, 429)))
+def get_discovery(fmt: Fmt, request: Request) -> Response:
+    url = str(request.base_url).rstrip("/") + open311_router.prefix
+    return open311.render(fmt, "discovery", open311.discovery_doc(url))
+
+
 @open311_router.get("/services.{fmt}", summary="GeoReport v2: GET Service List",
                     **o311(Perm.READ, "The city's services", open311.SERVICES_SCHEMA))
 def get_services(fmt: Fmt, store: StoreDep, principal: PrincipalDep,

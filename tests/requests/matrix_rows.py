@@ -57,6 +57,7 @@ def requests_rows(ns: dict) -> dict:
 
     o311 = "/open311/v2"
     return {
+        ("GET", f"{o311}/discovery.{{fmt}}"): Route(Perm.PUBLIC, (Case(None, every("200")),), prepare=fmt()),
         ("GET", f"{o311}/services.{{fmt}}"): Route(Perm.READ, reads(J), prepare=fmt()),
         ("GET", f"{o311}/services/{{service_code}}.{{fmt}}"): Route(Perm.READ, reads(J),
                                                                    prepare=fmt(service_code="EWASTE")),

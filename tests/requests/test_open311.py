@@ -426,3 +426,36 @@ def test_disabled_service_is_not_offered(world):
                             headers=world.auth("oper")).status_code == 403
     [last] = [e for e in world.store.audit_entries() if e["action"] == "requests.service.update"][-1:]
     assert json.loads(last["details"]) == {"department": "drainage", "enabled": True, "sla_hours": 12.0}
+
+
+# Service Discovery ------------------------------------------------------------------------------------
+SPEC_DISCOVERY_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<discovery>
+    <changeset>2011-02-03 14:18</changeset>
+    <contact>You can email or call for assistance api@mycity.org +1 (555) 555-5555</contact>
+    <key_service>You can request a key here: http://api.mycity.gov/api_key/request</key_service>
+    <endpoints>
+        <endpoint>
+            <specification>http://wiki.open311.org/GeoReport_v2.1</specification>
+            <url>http://open311.mycity.gov/v2_1</url>
+            <changeset>2010-11-23 09:01</changeset>
+            <type>production</type>
+            <formats>
+                <format>text/xml</format>
+            </formats>
+        </endpoint>
+    </endpoints>
+</discovery>"""
+
+
+def test_service_discovery_follows_the_example(world):
+    ex = spec(SPEC_DISCOVERY_XML)
+    root = xml_of(world.client.get(f"{O311}/discovery.xml"))
+    assert root.tag == "discovery" and shape(root) == shape(ex)
+    assert shape(root.find("endpoints/endpoint")) == shape(ex.find("endpoints/endpoint"))
+    assert root.findtext("endpoints/endpoint/specification") == "http://wiki.open311.org/GeoReport_v2"
+    assert [f.text for f in root.find("endpoints/endpoint/formats")] == ["text/xml", "application/json"]
+    j = world.client.get(f"{O311}/discovery.json").json()
+    assert j["endpoints"][0]["url"] == "http://testserver/api/v1/open311/v2"
+    # the endpoint it names answers
+    assert world.client.get(j["endpoints"][0]["url"] + "/services.json", params={"jurisdiction_id": "dhaka"}).status_code == 200
