@@ -133,6 +133,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         app.include_router(web_views.router)
         app.include_router(web_auth.router)
         app.include_router(climate_views.router)
+        from nagar.web import requests_views
+
+        app.include_router(requests_views.router)
         if hasattr(web_views, "mount_static"):
             web_views.mount_static(app)
     app.include_router(docs_router)

@@ -297,7 +297,7 @@ VALUES = {"city_id": "{city}", "city": "{city}", "station_id": "{station}", "sta
 """Values of path and required query parameters, by name (``{city}``/``{station}``: the case's target)."""
 
 HIDDEN_ROUTES = {("GET", "/"), ("GET", "/docs"), ("GET", "/i18n/{lang}.json"), ("GET", "/login"), ("POST", "/login"),
-                 ("POST", "/logout"), ("GET", "/climate"), ("GET", "/fund")}
+                 ("POST", "/logout"), ("GET", "/climate"), ("GET", "/fund"), ("GET", "/requests")}
 """Routes left out of the OpenAPI document on purpose (the dashboard's HTML pages, the offline API docs); all public."""
 
 
