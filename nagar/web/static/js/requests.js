@@ -53,8 +53,8 @@
     row.appendChild(td);
   }
 
-  function drawMap(geo, summary, colourOf) {
-    var map = L.map("requests-map", { zoomControl: true, minZoom: 3, maxZoom: 18 });
+  function drawMap(geo, summary, colourOf, centre) {
+    var map = L.map("requests-map", { zoomControl: true, minZoom: 3, maxZoom: 18 }).setView(centre, 11);
     if (cfg.tileUrl) {
       L.tileLayer(cfg.tileUrl, { maxZoom: 19, attribution: t("Map tiles as configured by the city") }).addTo(map);
     }
@@ -76,7 +76,6 @@
       bounds.push([r.lat, r.long]);
     });
     if (bounds.length) map.fitBounds(bounds, { padding: [30, 30], maxZoom: 15 });
-    else map.setView([23.78, 90.4], 11);
     L.control.scale({ imperial: false }).addTo(map);
     document.getElementById("requests-map").dataset.markers = String(bounds.length);
     document.getElementById("map-meta").textContent = fmt(t("{n} open"), { n: bounds.length });
@@ -146,7 +145,8 @@
         function colourOf(code) {
           return COLOURS[(index[code] === undefined ? COLOURS.length - 1 : index[code]) % COLOURS.length];
         }
-        drawMap(res[1], summary, colourOf);
+        var here = (res[2].items || []).filter(function (c) { return c.id === cfg.city; })[0];
+        drawMap(res[1], summary, colourOf, here ? [here.lat, here.lon] : [23.78, 90.4]);
         drawCounts(summary, colourOf);
         drawBreaches(res[4].items || []);
         body.dataset.state = "ready";
