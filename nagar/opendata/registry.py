@@ -91,5 +91,24 @@ def get_provider(dataset: str) -> Provider:
     return p
 
 
+_LOADED: list[bool] = []
+
+
 def _load_builtin() -> None:
+    """Import the shipped providers, and every domain's ``nagar/<domain>/opendata.py`` (once): a domain
+    publishes a dataset by registering it in that module, without touching this package."""
+    if _LOADED:
+        return
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    import nagar
+
     from . import providers as _builtin  # noqa: F401  (registers the shipped providers on import)
+
+    for mod in pkgutil.iter_modules(nagar.__path__):
+        if mod.ispkg and mod.name != "opendata" and \
+                importlib.util.find_spec(f"nagar.{mod.name}.opendata") is not None:
+            importlib.import_module(f"nagar.{mod.name}.opendata")
+    _LOADED.append(True)

@@ -232,3 +232,27 @@ def test_dcat_catalogue_parses_as_json_ld_with_the_dcat_ap_classes(data):
     one = w.client.get(f"{OD}/catalog.jsonld", params={"city": "dhaka"})
     assert json.loads(one.text)["@type"] == "dcat:Catalog"
     assert w.client.get(f"{OD}/catalog.jsonld", params={"city": "ctg"}).status_code == 404
+
+
+def test_a_domain_module_named_opendata_is_found_by_the_registry(tmp_path, monkeypatch):
+    """``nagar/<domain>/opendata.py`` registers its datasets without any edit to nagar/opendata."""
+    import sys
+
+    import nagar
+
+    pkg = tmp_path / "fakewaste"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "opendata.py").write_text(
+        "import pyarrow as pa\n"
+        "from nagar.opendata.registry import Column, Provider, register\n"
+        "register(Provider(id='fake-ewaste', title='t', description='d',\n"
+        "                  columns=(Column('x', pa.int64(), 'x'),), batches=lambda ctx: iter(())))\n")
+    monkeypatch.setattr(nagar, "__path__", [*nagar.__path__, str(tmp_path)])
+    monkeypatch.setattr(registry, "_LOADED", [])
+    try:
+        assert "fake-ewaste" in {p.id for p in registry.providers()}
+    finally:
+        registry._REGISTRY.pop("fake-ewaste", None)
+        for m in ("nagar.fakewaste.opendata", "nagar.fakewaste"):
+            sys.modules.pop(m, None)
