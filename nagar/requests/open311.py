@@ -14,6 +14,7 @@ personal data (e-mail, names, phone, device and account ids) is never among them
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from fastapi.responses import Response
@@ -78,6 +79,10 @@ def definition_doc(s: dict) -> dict:
 
 
 # serialisation --------------------------------------------------------------------------------------
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 does not allow (section 2.2, Char); ElementTree would write them as they are."""
+
+
 def _text(v) -> str | None:
     if v is None:
         return None
@@ -85,7 +90,7 @@ def _text(v) -> str | None:
         return "true" if v else "false"
     if isinstance(v, float):
         return repr(v)
-    return str(v)
+    return _NOT_XML.sub("\ufffd", str(v))
 
 
 def _add(parent: ET.Element, name: str, value) -> None:

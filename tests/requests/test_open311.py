@@ -459,3 +459,12 @@ def test_service_discovery_follows_the_example(world):
     assert j["endpoints"][0]["url"] == "http://testserver/api/v1/open311/v2"
     # the endpoint it names answers
     assert world.client.get(j["endpoints"][0]["url"] + "/services.json", params={"jurisdiction_id": "dhaka"}).status_code == 200
+
+
+def test_xml_output_is_well_formed_whatever_the_citizen_typed(world):
+    text = "Smoke <b>&</b> \"ash\" \x0b\x01 ধোঁয়া"
+    rid = world.post(service_code="GARBAGE", lat=LAT, long=LON, description=text).json()[0]["service_request_id"]
+    root = xml_of(world.client.get(f"{O311}/requests/{rid}.xml", params={"jurisdiction_id": "dhaka"}))
+    assert root.findtext("request/description") == "Smoke <b>&</b> \"ash\" \ufffd\ufffd ধোঁয়া"
+    [j] = world.client.get(f"{O311}/requests/{rid}.json", params={"jurisdiction_id": "dhaka"}).json()
+    assert j["description"] == text  # JSON carries it as typed
