@@ -98,3 +98,47 @@ def test_opendata_mixin(store):
     store.upsert_station(dict(id="st1", city="dhaka", name="S1", lat=23.78, lon=90.38, parameters=["pm25"]))
     store.write_observations(obs_table([("st1", "pm25", T0, 10.0), ("st1", "pm25", T0 + timedelta(hours=5), 12.0)]))
     assert store.observation_span(city="dhaka") == (T0, T0 + timedelta(hours=5))
+
+
+def test_open311_and_open_data_through_the_api_on_each_backend(store, tmp_path):
+    """The whole path on both backends: file a request, read it back in both formats, move it, publish
+    and download the anonymised requests and the daily AQI."""
+    import io
+    import xml.etree.ElementTree as ET
+
+    import pyarrow.parquet as pq
+    from fastapi.testclient import TestClient
+
+    from nagar.api.app import create_app
+    from nagar.core.settings import Settings
+    from nagar.opendata.service import ensure_published
+    from nagar.requests import service
+    from tests.conftest import bearer, make_user
+
+    store.upsert_city({**DHAKA, "open_data": True})
+    store.upsert_station(dict(id="st1", city="dhaka", name="S1", lat=23.78, lon=90.38, parameters=["pm25"]))
+    store.write_observations(obs_table([("st1", "pm25", utc(2026, 2, 27, 18) + timedelta(hours=h), 12.0)
+                                        for h in range(24)]))
+    key = service.issue_client_key(store, city="dhaka", name="app", actor="t")["key"]
+    oper = make_user(store, "oper", roles={"dhaka": "operator"})
+    app = create_app(Settings(secret_key="k" * 32, db=tmp_path / "x.duckdb"), store=store)
+    with TestClient(app) as c:
+        r = c.post("/api/v1/open311/v2/requests.json", data={"api_key": key, "service_code": "EWASTE", "lat": 23.778,
+                                                             "long": 90.38, "attribute[ACTIVITY]": "burning",
+                                                             "email": "citizen@example.com"})
+        assert r.status_code == 200, r.text
+        rid = r.json()[0]["service_request_id"]
+        dup = c.post("/api/v1/open311/v2/requests.json", data={"api_key": key, "service_code": "EWASTE",
+                                                               "lat": 23.7785, "long": 90.38,
+                                                               "attribute[ACTIVITY]": "dumping"})
+        assert "linked to it" in dup.json()[0]["service_notice"]
+        x = ET.fromstring(c.get("/api/v1/open311/v2/requests.xml", params={"jurisdiction_id": "dhaka"}).content)
+        assert [e.findtext("status") for e in x] == ["closed", "open"]
+        r = c.patch(f"/api/v1/service-requests/{rid}", json={"status": "resolved"}, headers=bearer(app, oper))
+        assert r.status_code == 200 and r.json()["contact"]["email"] == "citizen@example.com"
+        ensure_published(store, city="dhaka", datasets=["service-requests", "aqi-daily"], actor="t")
+        t = pq.read_table(io.BytesIO(c.get("/api/v1/opendata/dhaka/datasets/service-requests.parquet").content))
+        assert t.column("workflow_status").to_pylist() == ["resolved", "duplicate"]
+        assert "citizen@example.com" not in str(t.to_pylist())
+        a = pq.read_table(io.BytesIO(c.get("/api/v1/opendata/dhaka/datasets/aqi-daily.parquet").content))
+        assert a.column("aqi").to_pylist() == [56.0]  # 12.0 µg/m³ for the local day (US EPA 2024, see tests/opendata)
