@@ -15,7 +15,6 @@ import pytest
 from nagar.opendata import registry, service
 from nagar.opendata.registry import Column, Provider, register
 from tests.conftest import obs_table, utc
-from tests.requests.conftest import _client, world  # noqa: F401  (the fixtures)
 
 OD = "/api/v1/opendata"
 DAY1 = utc(2026, 2, 27, 18)  # local (UTC+6) 28 Feb 00:00
