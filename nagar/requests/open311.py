@@ -50,7 +50,9 @@ def public_request(row: dict, services: dict[str, dict], *, base_url: str) -> di
         "agency_responsible": departments().get(row["department"], row["department"]),
         "service_notice": service_notice(svc) if svc else None,
         "requested_datetime": format_w3(row["requested_at"]),
-        "updated_datetime": format_w3(row["updated_at"]),
+        # "For requests with status=closed, this will be the date the request was closed."
+        "updated_datetime": format_w3(row["closed_at"] if OPEN311_STATUS[row["status"]] == "closed"
+                                      and row["closed_at"] is not None else row["updated_at"]),
         "expected_datetime": format_w3(row["expected_at"]),
         "address": row["address"],
         "address_id": row["address_id"],

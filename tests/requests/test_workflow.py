@@ -108,12 +108,21 @@ def test_status_moves_assignment_and_notes(world):
         (None, "new"), ("new", "acknowledged"), ("acknowledged", None), ("acknowledged", "in_progress"),
         ("in_progress", "resolved")]
     # resolved -> rejected is not a move; reopening is
+    # "For requests with status=closed, this will be the date the request was closed": a later note
+    # does not move it
+    closed_at = doc["updated_datetime"]
+    service.update_request(world.store, request_id=a["id"], note="Photo of the cleared site filed.", actor="t",
+                           now=datetime.now(timezone.utc) + timedelta(hours=1))
+    [doc] = world.client.get(f"{O311}/requests/{a['id']}.json", params={"jurisdiction_id": "dhaka"}).json()
+    stored = world.store.service_request(a["id"])
+    assert stored["updated_at"] - stored["closed_at"] >= timedelta(hours=1)
+    assert doc["updated_datetime"] == closed_at == service.format_w3(stored["closed_at"])
     r = world.client.patch(f"{OPS}/{a['id']}", json={"status": "rejected"}, headers=h)
     assert r.status_code == 422 and "cannot go from resolved to rejected" in r.json()["message"]
     r = world.client.patch(f"{OPS}/{a['id']}", json={"status": "in_progress"}, headers=h)
     assert r.status_code == 200 and r.json()["closed_at"] is None
     actions = [e["action"] for e in world.store.audit_entries(city="dhaka")]
-    assert actions.count("requests.update") == 5
+    assert actions.count("requests.update") == 6  # five moves and the note
 
 
 def test_operator_marks_and_unmarks_a_duplicate(world):
