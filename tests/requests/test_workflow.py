@@ -122,7 +122,7 @@ def test_status_moves_assignment_and_notes(world):
     r = world.client.patch(f"{OPS}/{a['id']}", json={"status": "in_progress"}, headers=h)
     assert r.status_code == 200 and r.json()["closed_at"] is None
     actions = [e["action"] for e in world.store.audit_entries(city="dhaka")]
-    assert actions.count("requests.update") == 6  # five moves and the note
+    assert actions.count("requests.update") == 6  # four moves, two notes
 
 
 def test_operator_marks_and_unmarks_a_duplicate(world):
