@@ -521,4 +521,5 @@ def operator_view(store, row: dict, *, with_events: bool = False) -> dict:
     out["contact"] = store.service_request_contact(row["id"]) or {}
     if with_events:
         out["events"] = store.service_request_events(row["id"])
+        out["duplicates"] = store.duplicates_of(row["id"])
     return out

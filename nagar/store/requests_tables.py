@@ -136,6 +136,11 @@ class RequestsTables:
                          bool(event.get("public"))])
         return self.service_request(request_id)
 
+    def duplicates_of(self, request_id: int) -> list[int]:
+        """Ids of the requests linked to this one as its duplicates."""
+        return [r["id"] for r in self._rows("SELECT id FROM service_requests WHERE duplicate_of = ? ORDER BY id",
+                                            [int(request_id)])]
+
     def service_request_events(self, request_id: int) -> list[dict]:
         return self._rows(f"SELECT {', '.join(_EVENT_COLS)} FROM service_request_events WHERE request_id = ? "
                           "ORDER BY id", [int(request_id)])

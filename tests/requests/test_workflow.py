@@ -40,6 +40,7 @@ def test_a_near_request_of_the_same_service_is_linked_not_lost(world):
     b = file(world, lat=LAT + 0.0008)  # 89 m north
     assert b["status"] == "duplicate" and b["duplicate_of"] == a["id"]
     assert b["status_notes"] == f"Duplicate of request {a['id']}." and b["closed_at"] is not None
+    assert world.client.get(f"{OPS}/{a['id']}", headers=world.auth("oper")).json()["duplicates"] == [b["id"]]
     docs = world.client.get(f"{O311}/requests.json", params={"jurisdiction_id": "dhaka"}).json()
     assert [(d["service_request_id"], d["status"], d["status_notes"]) for d in docs] == [
         (str(b["id"]), "closed", f"Duplicate of request {a['id']}."), (str(a["id"]), "open", None)]

@@ -68,8 +68,12 @@ def test_requests_mixin(store):
     assert [r["id"] for r in overdue] == [b["id"]]
     assert {(r["service_code"], r["status"], r["n"]) for r in store.service_request_counts(city="dhaka")} == {
         ("EWASTE", "resolved", 1), ("GARBAGE", "new", 1)}
+    assert store.duplicates_of(a["id"]) == []
+    d = store.add_service_request(_req(status="duplicate", duplicate_of=a["id"], lat=23.7781), contact={}, media=None,
+                                  actor="t")
+    assert store.duplicates_of(a["id"]) == [d["id"]]
     assert [r["id"] for r in store.service_requests_page(city="dhaka", after_id=0, limit=1)] == [a["id"]]
-    assert [r["id"] for r in store.service_requests_page(city="dhaka", after_id=a["id"], limit=5)] == [b["id"]]
+    assert [r["id"] for r in store.service_requests_page(city="dhaka", after_id=a["id"], limit=5)] == [b["id"], d["id"]]
 
 
 def test_open311_clients_and_service_settings(store):
