@@ -112,6 +112,12 @@ def demo(
         if water["stations"]:
             console.print(f"Dhaka river water-quality demo (illustrative values): {water['stations']} stations, "
                           f"{water['samples']} samples, {water['alerts']} demo alerts (`nagar water wqi --city dhaka`).")
+        from nagar.requests.demo import load_requests_demo
+
+        done = load_requests_demo(store, settings=settings)  # additive: only if Dhaka has no requests yet
+        if done["requests"]:
+            console.print(f"{done['requests']} demo service requests for Dhaka "
+                          "(/api/v1/open311/v2/requests.json?jurisdiction_id=dhaka); its open data is published.")
         from nagar.demo.service import ensure_demo_accounts
 
         accounts = ensure_demo_accounts(store, settings=settings)
@@ -400,6 +406,8 @@ def _mount_subcommands() -> None:
     from nagar.funding.cli import app as funding_app
     from nagar.lake.cli import app as lake_app
     from nagar.waste.cli import app as ewaste_app
+    from nagar.opendata.cli import app as opendata_app
+    from nagar.requests.cli import app as requests_app
     from nagar.ingest.mqtt_cli import app as mqtt_app
     from nagar.water.cli import app as water_app
     from nagar.alerts.cli import app as alerts_app
@@ -419,6 +427,8 @@ def _mount_subcommands() -> None:
     from nagar.forecast.cli import app as forecast_app
 
     app.add_typer(forecast_app, name="forecast")
+    app.add_typer(requests_app, name="requests")
+    app.add_typer(opendata_app, name="opendata")
 
 
 _mount_subcommands()

@@ -146,6 +146,12 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.forecast import views as forecast_views
 
     app.include_router(forecast_views.router)
+    from nagar.opendata import views as opendata_views
+    from nagar.requests import views as requests_views
+
+    app.include_router(requests_views.open311_router)
+    app.include_router(requests_views.router)
+    app.include_router(opendata_views.router)
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:
@@ -174,6 +180,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         from nagar.web import quality_views
 
         app.include_router(quality_views.router)
+        from nagar.web import requests_views
+
+        app.include_router(requests_views.router)
         if hasattr(web_views, "mount_static"):
             web_views.mount_static(app)
     app.include_router(docs_router)

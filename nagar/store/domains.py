@@ -8,7 +8,9 @@ from .forecast_tables import ForecastTables
 from .funding_tables import FundingTables
 from .mqtt_tables import MqttTables
 from .ngsild_tables import NgsildTables
+from .opendata_tables import OpenDataTables
 from .quality_tables import QualityTables
+from .requests_tables import RequestsTables
 from .security_tables import SecurityTables
 from .waste_tables import WasteTables
 from .water_tables import WaterTables
@@ -24,4 +26,6 @@ DOMAIN_TABLES: tuple[type, ...] = (
     QualityTables,
     ForecastTables,
     NgsildTables,
+    RequestsTables,
+    OpenDataTables,
 )
