@@ -174,12 +174,13 @@ def ingest(
     from nagar.store import open_store
 
     settings = _settings(db)
-    alerts = None
+    reactions = None
     try:
         store = open_store(settings)
-        from nagar.alerts.service import start_worker
+        from nagar.reactions import Reactions
 
-        alerts = start_worker(store, settings)  # alert rules are evaluated as the batches are written
+        # alert rules evaluated as the batches are written; faults examined once the file is in (drain below)
+        reactions = Reactions(store, settings, background=False)
         unit_col = TransferSpeedColumn() if not file.name.lower().endswith((".parquet", ".pq")) else TextColumn("")
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                       unit_col, TimeElapsedColumn(), console=err, disable=as_json, transient=True) as progress:
@@ -189,24 +190,20 @@ def ingest(
                 progress.update(task, completed=done, total=total)
 
             t0 = datetime.now(timezone.utc)
-            from nagar.quality.service import attach as attach_quality
-
-            watcher = attach_quality(store, background=False)  # examined once the file is in (drain below)
             result = ingest_file(store, path=file, settings=settings, city=city, batch_rows=batch_rows,
                                  on_progress=on_progress)
             secs = (datetime.now(timezone.utc) - t0).total_seconds()
-            watcher.drain()
+            reactions.drain()
         from nagar.security import audit
 
         audit.record(store, actor="cli", action="observations.ingest_file", city=city, target=f"file:{file.name}",
                      details={"received": result.received, "inserted": result.inserted, "updated": result.updated,
                               "rejected": result.rejected, "stations_created": result.stations_created})
-        if alerts is not None:
-            alerts.stop()  # evaluates what is still queued, then sends due webhooks no more
+        reactions.stop()  # evaluates what is still queued, then sends due webhooks no more
         store.close()
     except NagarError as exc:
-        if alerts is not None:
-            alerts.stop()
+        if reactions is not None:
+            reactions.stop()
         _fail(exc)
     if as_json:
         console.print_json(json.dumps({**result.model_dump(), "seconds": secs}))

@@ -117,6 +117,9 @@ def run(
             sys.stdout.write(json.dumps(counts) + "\n")
             sys.stdout.flush()
 
+    from nagar.reactions import Reactions  # the composition root wires alerts and fault detection, not ingest
+
+    reactions = Reactions(store, settings)  # alert rules and fault detection as the messages are written
     ing = MqttIngestor(store, settings=settings, config=cfg, secret_key=secret, on_flush=on_flush, actor="cli")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -141,6 +144,7 @@ def run(
         stats = ing.run(until=stop, idle_exit_s=idle_exit)
     finally:
         stop.set()
+        reactions.stop()
         store.close()
     if json_lines:
         return

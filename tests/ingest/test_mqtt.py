@@ -487,6 +487,36 @@ class _Lines:
             self.totals = json.loads(line)["totals"]
 
 
+def test_the_subscriber_flags_a_stuck_sensor_as_the_messages_arrive(tmp_path, broker):
+    """`nagar ingest-mqtt run` wires fault detection (nagar.reactions): ten hourly readings of exactly
+    the same PM2.5 (flat for 9 h, beyond the 6 h a PM monitor may plausibly stay flat) are flagged stuck."""
+    db = tmp_path / "react.duckdb"
+    make_store(db).close()
+    child = _child(db, broker, "--idle-exit", "4")
+    out = _Lines(child)
+    try:
+        messages = [("nagar/dhaka/st1/pm25", json.dumps({"time": f"2025-05-01T{h:02d}:00:00Z", "value": 42.0}).encode())
+                    for h in range(10)]
+        deadline = time.monotonic() + 30
+        while out.totals.get("messages", 0) < 1:  # connected and subscribed (the same first reading again)
+            assert time.monotonic() < deadline and child.poll() is None
+            publish(broker, messages[:1])
+            time.sleep(0.3)
+        publish(broker, messages[1:])
+        assert child.wait(30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+    s = make_store(db)
+    try:
+        faults = s.quality_faults(city="dhaka", station="st1")
+        assert faults and {f["kind"] for f in faults} == {"stuck"}
+        assert {r["flag"] for r in s.observations(include_flagged=True).to_pylist()} >= {"suspect"}
+        assert s.stats().observations == 10  # the raw values are kept
+    finally:
+        s.close()
+
+
 def test_kill_mid_stream_loses_nothing_and_duplicates_nothing(tmp_path, broker):
     db = tmp_path / "kill.duckdb"
     make_store(db).close()
