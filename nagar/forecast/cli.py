@@ -83,6 +83,8 @@ def train(
     for s in res["skipped"]:
         err.print(f"skipped {s['station']}: {escape(s['reason'])}")
     print_skill(rep)
+    for e in res["alerts"]:
+        console.print(f"forecast alert {e['kind']}: {escape(e['message'])}", soft_wrap=True)
 
 
 @app.command()

@@ -5,7 +5,8 @@ model). The model and its evaluation are the pure functions of :mod:`nagar.forec
 training run is recorded (model, trained_at, training period, sample count, time, skill) and issues one
 24-hour forecast from the newest hour with data; forecasts are stored as rows of (station, issued_at,
 target_time, value, AQI category under the city's standard) so that an alert such as "tomorrow morning
-very unhealthy" is a plain query on them.
+very unhealthy" is a plain query on them. Each stored forecast is handed to the alerts' public
+``evaluate_forecast`` when the city has forecast rules (:func:`store_forecast`).
 
 Training runs in the background in the server (:class:`ForecastTrainer`, started by the app lifespan)
 or on demand (``nagar forecast train``).
@@ -115,8 +116,39 @@ def train_station(store: Store, *, station: str, settings: Settings, days: int =
              "standard": std.id, "category_key": std.categories[c].key if c >= 0 else None,
              "category": std.categories[c].name if c >= 0 else None, "model_id": row["id"]}
             for t, h, v, c in zip(T, Hh, pred, cats)]
+    alerts = store_forecast(store, rows, city=city["id"], station=station, issued_at=issued, settings=settings,
+                            now=now)
+    return {"model": row, "forecast": rows, "alerts": alerts}
+
+
+def forecast_rules_apply(store: Store, *, city: str, station: str) -> bool:
+    """Whether the store has alert tables and the city has an enabled ``forecast`` rule for this station
+    (a city-wide one or one naming it): one small query, so a city without such rules costs nothing more."""
+    if not hasattr(store, "alert_rules"):
+        return False
+    return any(not r["spec"].get("station") or r["spec"]["station"] == station
+               for r in store.alert_rules(city=city, kinds=["forecast"], enabled_only=True))
+
+
+def store_forecast(store: Store, rows: list[dict], *, city: str, station: str, issued_at: datetime,
+                   settings: Settings, now: datetime | None = None) -> list[dict]:
+    """Store one station's newly issued forecast rows, then evaluate the city's forecast alert rules on it
+    (``nagar.alerts.service.evaluate_forecast``, contract in nagar/alerts/README.md: PM2.5 in µg/m³ at aware
+    target times, and the issue time). Returns the alert events recorded. A failure of the alert evaluation
+    is logged and never undoes or fails the forecast."""
     store.put_forecasts(rows)
-    return {"model": row, "forecast": rows}
+    try:
+        if not forecast_rules_apply(store, city=city, station=station):
+            return []
+        from nagar.alerts import service as alerts_service  # forecast -> alerts, never the reverse
+
+        return alerts_service.evaluate_forecast(
+            store, city=city, station=station, issued_at=issued_at, settings=settings, now=now,
+            forecast_rows=[{"time": r["target_time"], "parameter": r["parameter"], "value": r["value"]}
+                           for r in rows if r["station"] == station])
+    except Exception:  # alerting must never break forecasting
+        log.exception("forecast alert evaluation failed for station %s", station)
+        return []
 
 
 def pm25_stations(store: Store, *, city: str, scope: Scope = None) -> list[str]:
@@ -124,18 +156,20 @@ def pm25_stations(store: Store, *, city: str, scope: Scope = None) -> list[str]:
 
 
 def train_city(store: Store, *, city: str, settings: Settings, progress=None, scope: Scope = None, **kw) -> dict:
-    """Train every PM2.5 station of a city; stations with too little history are listed as skipped."""
+    """Train every PM2.5 station of a city; stations with too little history are listed as skipped, the
+forecast alert events recorded as their forecasts were stored under ``alerts``."""
     get_city(store, city_id=city, scope=scope)
-    trained, skipped = [], []
+    trained, skipped, alerts = [], [], []
     for sid in pm25_stations(store, city=city, scope=scope):
         try:
             out = train_station(store, station=sid, settings=settings, scope=scope, **kw)
             trained.append(out["model"])
+            alerts += out["alerts"]
         except InvalidInput as exc:
             skipped.append({"station": sid, "reason": exc.message})
         if progress:
             progress(sid)
-    return {"city": city, "trained": trained, "skipped": skipped}
+    return {"city": city, "trained": trained, "skipped": skipped, "alerts": alerts}
 
 
 def _category_colours(settings: Settings, standard_id: str | None) -> dict:

@@ -1,4 +1,4 @@
-"""Demonstration water-quality data for Dhaka's rivers, and two demonstration alert rules.
+"""Demonstration water-quality data for Dhaka's rivers, and the demonstration alert rules.
 
 ILLUSTRATIVE, NOT MEASUREMENTS. The stations are real places on the Buriganga, Turag, Shitalakshya and
 Balu; the monthly samples are generated (seeded) to show the pattern the Department of Environment's
@@ -69,6 +69,12 @@ def generate(*, seed: int = 7, months: int = 24, end: datetime | None = None) ->
     return stations, samples
 
 
+FORECAST_DEMO_RULE = {
+    "name": "Forecast PM2.5 AQI very unhealthy tomorrow morning, 06-12 local (demo)",
+    "rule": {"kind": "forecast", "parameter": "pm25", "comparison": "ge", "category": "very_unhealthy",
+             "window": {"days_ahead": 1, "from_hour": 6, "to_hour": 12}}}
+"""Evaluated as each station's PM2.5 forecast is stored (``nagar.forecast.service.store_forecast``)."""
+
 DEMO_RULES = [
     {"name": "PM2.5 hourly mean above 150 µg/m³ for 3 hours (demo)",
      "rule": {"kind": "observation", "parameter": "pm25", "comparison": "gt", "threshold": 150, "duration": 3,
@@ -77,6 +83,7 @@ DEMO_RULES = [
      "rule": {"kind": "aqi", "comparison": "ge", "category": "very_unhealthy", "duration": 2}},
     {"name": "Dissolved oxygen below 4 mg/L in two samples running (demo)",
      "rule": {"kind": "water", "parameter": "do", "comparison": "lt", "threshold": 4, "duration": 2}},
+    FORECAST_DEMO_RULE,
 ]
 
 
@@ -93,7 +100,11 @@ def load_water_demo(store, *, settings=None, seed: int = 7) -> dict:
 
     from . import service
 
-    if store.get_city(CITY) is None or has_water_demo(store):
+    if store.get_city(CITY) is None:
+        return {"stations": 0, "samples": 0, "alerts": 0}
+    if has_water_demo(store):  # loaded before the forecast rule joined DEMO_RULES: add it (once, by name)
+        if FORECAST_DEMO_RULE["name"] not in {r["name"] for r in store.alert_rules(city=CITY)}:
+            add_rule(store, city=CITY, body=RuleIn(**FORECAST_DEMO_RULE), actor="demo", settings=settings)
         return {"stations": 0, "samples": 0, "alerts": 0}
     stations, samples = generate(seed=seed)
     for r in DEMO_RULES:
