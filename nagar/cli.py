@@ -102,10 +102,11 @@ def demo(
                 console.print(scan_line(quality_scan(store, city=c)))
         else:
             console.print(f"Demo data already in {settings.db}.")
-        from nagar.waste.demo import load_ewaste_demo
+        from nagar.waste.demo import load_ewaste_demo, publish_ewaste_open_data
 
         if load_ewaste_demo(store):
             console.print("Dhaka's illustrative e-waste data loaded (`nagar ewaste trace 1`, page /ewaste).")
+        publish_ewaste_open_data(store)  # its e-waste open data, once (additive)
         from nagar.water.demo import load_water_demo
 
         water = load_water_demo(store, settings=settings)

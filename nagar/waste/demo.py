@@ -72,6 +72,20 @@ def has_ewaste_demo(store) -> bool:
     return store.ewaste_point(POINTS[0][0]) is not None
 
 
+OPEN_DATASETS = ("ewaste-indicators", "ewaste-collection-points")
+
+
+def publish_ewaste_open_data(store) -> int:
+    """Publish Dhaka's e-waste datasets (CC-BY-4.0) when its e-waste demo is there; a dataset the city
+    already has settings for (published, or withdrawn by its admin) is left as it is. Returns how many
+    were published now (0 on a second run)."""
+    from nagar.opendata.service import ensure_published
+
+    if store.get_city(CITY) is None or not has_ewaste_demo(store):
+        return 0
+    return ensure_published(store, city=CITY, datasets=list(OPEN_DATASETS), actor="demo")
+
+
 def load_ewaste_demo(store) -> dict | None:
     """Write the demo once (None when it is already there, or Dhaka is absent), through the service's
     checks: every transfer obeys the custody rules; one arrives with a loss above 5 % (flagged)."""
