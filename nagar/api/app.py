@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     app.include_router(funding_views.router)
     from nagar.ngsild import views as ngsild_views
 
-    app.include_router(ngsild_views.router)
+    ngsild_views.install(app)  # router + its credential cache middleware
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:
