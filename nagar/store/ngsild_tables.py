@@ -133,6 +133,40 @@ class NgsildTables:
                    WHERE s.id = ? AND o.flag <= 1) r
                WHERE rn = 1 ORDER BY parameter""", [station])
 
+    def ngsild_observation_series(self, station: str, parameter: str, *, start: datetime | None = None,
+                                  end: datetime | None = None, last_n: int | None = None) -> list[dict]:
+        """Counted readings (flags valid/estimated) of one station and parameter in [start, end), oldest
+        first (the newest ``last_n`` when given): the history of an observation-backed attribute."""
+        sql = ("SELECT timezone('UTC', o.time) AS time, o.value AS value, p.unit AS unit FROM observations o "
+               "JOIN stations s ON s.key = o.station_key JOIN parameters p ON p.code = o.parameter "
+               "WHERE s.id = ? AND p.key = ? AND o.flag <= 1")
+        params: list = [station, parameter]
+        if start is not None:
+            sql += " AND o.time >= ?"
+            params.append(_naive(start))
+        if end is not None:
+            sql += " AND o.time < ?"
+            params.append(_naive(end))
+        if last_n is not None:
+            sql = f"SELECT * FROM ({sql} ORDER BY o.time DESC LIMIT ?) r"
+            params.append(int(last_n))
+        return self._rows(sql + " ORDER BY time", params)
+
+    def ngsild_observation_aggregate(self, station: str, parameter: str, *, period_s: int, start: datetime,
+                                     end: datetime, origin: datetime) -> list[dict]:
+        """:meth:`ngsild_history_aggregate` over the observations table (counted readings only)."""
+        return self._rows(
+            """SELECT CAST(floor(epoch_s / ?) AS BIGINT) AS bucket, count(*) AS total_count,
+                      count(DISTINCT value) AS distinct_count, sum(value) AS sum, avg(value) AS avg,
+                      min(value) AS min, max(value) AS max
+               FROM (SELECT o.value AS value,
+                            (EXTRACT(EPOCH FROM o.time) - EXTRACT(EPOCH FROM CAST(? AS TIMESTAMP))) AS epoch_s
+                     FROM observations o JOIN stations s ON s.key = o.station_key
+                     JOIN parameters p ON p.code = o.parameter
+                     WHERE s.id = ? AND p.key = ? AND o.flag <= 1 AND o.time >= ? AND o.time < ?) h
+               GROUP BY bucket ORDER BY bucket""",
+            [float(period_s), _naive(origin), station, parameter, _naive(start), _naive(end)])
+
     # subscriptions -----------------------------------------------------------------------------
     def ngsild_put_subscription(self, tenant: str, sub_id: str, body: str, *, create: bool) -> bool:
         """Insert (``create``) or replace a subscription's body; False if it exists (create) or not (replace)."""
