@@ -373,6 +373,7 @@ def _mount_subcommands() -> None:
     from nagar.funding.cli import app as funding_app
     from nagar.lake.cli import app as lake_app
     from nagar.ingest.mqtt_cli import app as mqtt_app
+    from nagar.ngsild.cli import app as ngsild_app
 
     app.add_typer(admin_app, name="admin")
     app.add_typer(audit_app, name="audit")
@@ -380,6 +381,7 @@ def _mount_subcommands() -> None:
     app.add_typer(mqtt_app, name="ingest-mqtt")
     app.add_typer(funding_app, name="plan")
     app.add_typer(lake_app, name="lake")
+    app.add_typer(ngsild_app, name="ngsild")
 
 
 _mount_subcommands()
