@@ -207,6 +207,8 @@ class Broker:
             like = ['%' + dumps(n)[1:-1].replace("%", "\\%").replace("_", "\\_") + '%' for n in names]
             like = [x.replace("\\_", "_").replace("\\%", "%") for x in like]
         pattern = None
+        if id_pattern and len(id_pattern) > 256:
+            raise BadRequestData("idPattern is longer than 256 characters", field="idPattern")
         if id_pattern:
             try:
                 pattern = re.compile(id_pattern)

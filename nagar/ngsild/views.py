@@ -19,7 +19,7 @@ from nagar.security.permissions import Perm, require, resolve_principal
 
 from . import context as C
 from . import entities as E
-from .errors import BadRequestData, InvalidRequest, OperationNotSupported
+from .errors import BadRequestData, InvalidRequest, OperationNotSupported, UnsupportedMediaType
 from .service import Broker, broker_of, dumps, limit_check, loads
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"])
@@ -78,12 +78,7 @@ async def _body(request: Request) -> tuple[Any, C.Context]:
     Link header and the body has none; with application/ld+json it is in the body)."""
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype not in _JSONLD:
-        from nagar.core.errors import NagarError
-
-        class Unsupported(NagarError):
-            status_code, code = 415, "unsupported_media_type"
-
-        raise Unsupported("send application/json or application/ld+json", field="Content-Type")
+        raise UnsupportedMediaType("send application/json or application/ld+json", field="Content-Type")
     raw = await request.body()
     try:
         body = loads(raw)
@@ -472,13 +467,15 @@ def delete_subscription(subscriptionId: str, request: Request, b: BrokerDep,
     return Response(status_code=204)
 
 
-_ = OperationNotSupported
-
 
 # temporal (clauses 5.7.3, 5.7.4; binding 6.18-6.19) --------------------------------------------------
-def _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt, endTimeAt, lastN):
+def _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt, endTimeAt, lastN,
+                   timeproperty=None):
     from . import temporal as TM
 
+    if timeproperty not in (None, "observedAt"):
+        raise OperationNotSupported(f"timeproperty {timeproperty!r}: this broker keeps history by observedAt only",
+                                    field="timeproperty")
     opts = {o.strip() for o in (options or "").split(",") if o.strip()}
     bad = opts - {"temporalValues", "aggregatedValues", "sysAttrs"}
     if bad:
@@ -504,13 +501,14 @@ def temporal_entity(entityId: str, request: Request, b: BrokerDep,
                     timerel: str | None = Query(None), timeAt: str | None = Query(None),
                     endTimeAt: str | None = Query(None), lastN: int | None = Query(None),
                     options: str | None = Query(None), aggrMethods: str | None = Query(None),
-                    aggrPeriodDuration: str | None = Query(None)) -> Response:
+                    aggrPeriodDuration: str | None = Query(None),
+                    timeproperty: str | None = Query(None)) -> Response:
     from . import temporal as TM
 
     t = _tenant(request, b, tenant)
     ctx = _ctx_out(request)
-    start, end, methods, period, fmt, origin = _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt,
-                                                      endTimeAt, lastN)
+    start, end, methods, period, fmt, origin = _temporal_args(
+        options, aggrMethods, aggrPeriodDuration, timerel, timeAt, endTimeAt, lastN, timeproperty)
     ent = b.get(t, entityId)
     return _json(request, TM.temporal_entity(b.store, t, ent, ctx, attrs=_attrs_param(attrs, ctx), start=start,
                                              end=end, last_n=lastN, fmt=fmt, methods=methods, period_s=period,
@@ -526,14 +524,14 @@ def temporal_query(request: Request, b: BrokerDep, tenant: str | None = TenantH,
                    endTimeAt: str | None = Query(None), lastN: int | None = Query(None),
                    options: str | None = Query(None), aggrMethods: str | None = Query(None),
                    aggrPeriodDuration: str | None = Query(None), limit: int = Query(20, ge=0),
-                   offset: int = Query(0, ge=0)) -> Response:
+                   offset: int = Query(0, ge=0), timeproperty: str | None = Query(None)) -> Response:
     from . import temporal as TM
 
     t = _tenant(request, b, tenant)
     ctx = _ctx_out(request)
     limit_check(limit)
-    start, end, methods, period, fmt, origin = _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt,
-                                                      endTimeAt, lastN)
+    start, end, methods, period, fmt, origin = _temporal_args(
+        options, aggrMethods, aggrPeriodDuration, timerel, timeAt, endTimeAt, lastN, timeproperty)
     if not (id or idPattern or type or attrs or q):
         raise BadRequestData("a temporal query needs at least one of id, idPattern, type, attrs or q", field="type")
     attr_set = _attrs_param(attrs, ctx)

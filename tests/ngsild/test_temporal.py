@@ -81,3 +81,11 @@ def test_observation_backed_attributes_come_from_the_observations_table(api):
     # a generic (string) attribute of the same entity comes from the attribute history: counted, no average
     assert agg["name"]["totalCount"][0][0] == 1 and agg["name"]["avg"][0][0] is None
     assert api.get(url).json()["name"][0]["value"] == "Agargaon"
+
+
+def test_unsupported_timeproperty(api):
+    """Clause 5.5.2: an operation the broker does not support is OperationNotSupported (422); here
+    timeproperty=modifiedAt (history is kept by observedAt)."""
+    _series(api)
+    r = api.get(TE + "/urn:ngsi-ld:Meter:1", params={"timeproperty": "modifiedAt"})
+    assert r.status_code == 422 and r.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/OperationNotSupported"
