@@ -102,20 +102,35 @@ end
 """
 
 
-def run_wrk(url: str, key: str, seconds: float) -> dict:
-    """The three throughput phases with wrk (1 thread; 64 connections for writes, 32 for reads)."""
+def run_wrk(url: str, key: str, seconds: float, pid: int | None = None, queries: bool = True) -> dict:
+    """The three throughput phases with wrk (1 thread; 64 connections for writes, 32 for reads). With the
+    server's pid, also its CPU time per request (user + system, all threads): on a machine shared with
+    other work the throughput measures the share of CPU the server got, the CPU per request does not."""
     import re
+
+    import psutil
+
+    proc = psutil.Process(pid) if pid else None
 
     out = {}
     phases = (("entity updates (PATCH attr)/s", "PATCH", "patch", 64), ("single-entity reads/s", "GET", "read", 32),
               ("queries (type + q)/s", "GET", "query", 32))
     with tempfile.TemporaryDirectory() as tmp:
         for name, method, what, conns in phases:
+            if what == "query" and not queries:
+                continue
             script = Path(tmp) / f"{what}.lua"
             script.write_text(_LUA % {"method": method, "key": key, "n_ent": N_ENT, "what": what})
+            cpu0 = sum(proc.cpu_times()[:2]) if proc else 0.0
             res = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{max(1, int(seconds))}s", "--latency", "-s",
                                   str(script), url], capture_output=True, text=True, check=True).stdout
+            cpu = sum(proc.cpu_times()[:2]) - cpu0 if proc else 0.0
             rps = float(re.search(r"Requests/sec:\s+([\d.]+)", res).group(1))
+            total = int(re.search(r"(\d+) requests in", res).group(1))
+            if proc and total:
+                per = cpu / total * 1e6
+                out[name.replace("/s", "") + " server CPU/request (us)"] = per
+                out[name.replace("/s", "") + " => per free core (/s)"] = 1e6 / per
             bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", res)
             p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", res)
             out[name] = rps
@@ -148,7 +163,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.srv.server_address[1]}/notify"
 
 
-async def run(url: str, key: str, seconds: float) -> dict:
+async def run(url: str, key: str, seconds: float, pid: int | None = None) -> dict:
     H = {"X-API-Key": key, "NGSILD-Tenant": "bench", "Content-Type": "application/json"}
     out: dict = {}
     limits = httpx.Limits(max_connections=CONC, max_keepalive_connections=CONC)
@@ -181,7 +196,7 @@ async def run(url: str, key: str, seconds: float) -> dict:
         import shutil
 
         if shutil.which("wrk"):
-            out.update(run_wrk(url, key, seconds))
+            out.update(run_wrk(url, key, seconds, pid))
         else:
             for name, fn in (("entity updates (PATCH attr)/s", patch), ("single-entity reads/s", read),
                              ("queries (type + q)/s", query)):
@@ -213,10 +228,66 @@ async def run(url: str, key: str, seconds: float) -> dict:
     return out
 
 
+def serve_raw(port: int, db: str) -> None:
+    """EXPERIMENT, not Nagar's API: the broker core behind a bare ASGI app (no FastAPI, no Nagar
+    middleware, no credentials, no permission check) under the same uvicorn, for two routes: GET an
+    entity, PATCH its speed (group commit and audit as in the app). It measures the ceiling of one
+    uvicorn worker over this broker, i.e. what a raw ASGI fast path could reach at most."""
+    import uvicorn
+
+    from nagar.core.settings import Settings
+    from nagar.ngsild.context import CORE
+    from nagar.ngsild.entities import render
+    from nagar.ngsild.errors import NgsiError
+    from nagar.ngsild.service import Broker, broker_of, dumps, loads
+    from nagar.store.duckdb import DuckDBStore
+
+    store = DuckDBStore(db)
+    b = broker_of(store, Settings(secret_key="b" * 48, db=Path(db)))
+    prefix = "/ngsi-ld/v1/entities/"
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                await send({"type": msg["type"] + ".complete"})
+                if msg["type"] == "lifespan.shutdown":
+                    return
+        path, method = scope["path"], scope["method"]
+        status, body = 404, b""
+        try:
+            if method == "GET" and path.startswith(prefix):
+                status, body = 200, dumps(render(b.get("bench", path[len(prefix):]), CORE)).encode()
+            elif method == "PATCH" and path.startswith(prefix) and path.endswith("/attrs/speed"):
+                raw = b""
+                while True:
+                    msg = await receive()
+                    raw += msg.get("body", b"")
+                    if not msg.get("more_body"):
+                        break
+                eid = path[len(prefix):-len("/attrs/speed")]
+                await asyncio.wrap_future(Broker.patch_attr.submit(
+                    b, "bench", eid, "speed", loads(raw), CORE, audit=("bench", "ngsild.attr.update", "bench", eid, None)))
+                status = 204
+        except NgsiError as exc:
+            status, body = exc.status_code, dumps(exc.problem()).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    uvicorn.run(app, port=port, log_level="warning", access_log=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--raw-ceiling", action="store_true",
+                    help="also measure the broker core behind a bare ASGI app (an experiment, see serve_raw)")
+    ap.add_argument("--serve-raw", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.serve_raw:
+        serve_raw(int(args.serve_raw[0]), args.serve_raw[1])
+        return
     with tempfile.TemporaryDirectory(prefix="nagar-ngsild-bench-") as tmp:
         db = Path(tmp) / "bench.duckdb"
         key = setup(db)
@@ -233,10 +304,29 @@ def main() -> None:
                     break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            res = asyncio.run(run(url, key, args.seconds))
+            res = asyncio.run(run(url, key, args.seconds, server.pid))
         finally:
             server.terminate()
             server.wait(10)
+        if args.raw_ceiling:
+            import shutil
+
+            port = free_port()
+            raw = subprocess.Popen([sys.executable, __file__, "--serve-raw", str(port), str(db)], env=env, cwd=ROOT)
+            try:
+                url = f"http://127.0.0.1:{port}"
+                for _ in range(200):
+                    try:
+                        httpx.get(url + "/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:1", timeout=1)
+                        break
+                    except httpx.HTTPError:
+                        time.sleep(0.1)
+                if shutil.which("wrk"):
+                    for k, v in run_wrk(url, key, args.seconds, raw.pid, queries=False).items():
+                        res["EXPERIMENT bare ASGI: " + k] = v
+            finally:
+                raw.terminate()
+                raw.wait(10)
     orion = {"entity updates (PATCH attr)/s": "1,800", "single-entity reads/s": "4,200"}
     target = {"entity updates (PATCH attr)/s": ">= 5,000", "single-entity reads/s": ">= 10,000"}
     print(f"{'measure':42s} {'Nagar':>12s} {'Orion (ref)':>12s} {'target':>10s}")

@@ -57,8 +57,8 @@ def _close(store) -> None:
 
 @app.command()
 def load(path: Path = typer.Argument(..., help="JSON file: one entity or a list (normalized or concise)"),
-         tenant: str = TenantOpt, update: bool = typer.Option(False, "--update",
-                                                             help="Merge into existing entities instead of replacing them"),
+         tenant: str = TenantOpt,
+         update: bool = typer.Option(False, "--update", help="Merge into existing entities instead of replacing"),
          db: Optional[Path] = DbOpt) -> None:
     """Upsert the entities of a file (batch upsert, clause 5.6.8); mapped types write observations."""
     try:
@@ -73,7 +73,9 @@ def load(path: Path = typer.Argument(..., help="JSON file: one entity or a list 
         try:
             from .service import Broker
 
-            ctx_of = lambda item: resolve(item.get("@context")) if isinstance(item, dict) else resolve(None)  # noqa: E731
+            def ctx_of(item):
+                return resolve(item.get("@context") if isinstance(item, dict) else None)
+
             res = Broker.batch.submit(b, tenant, "upsert", items, ctx_of, mode="update" if update else "replace",
                                       audit=(f"cli:{getpass.getuser()}", "ngsild.batch.upsert", tenant,
                                              f"{len(items)} entities from {path.name}",

@@ -1,18 +1,19 @@
 """A short-lived cache of resolved callers for the NGSI-LD routes (a pure-ASGI middleware).
 
-Resolving a caller costs four store reads per request (API key, user, grants, open cities: about 10 ms on a
-file-backed DuckDB here), which alone capped the broker near 100 requests/s. For paths under
+Resolving a caller costs four store reads per request (API key, user, grants, open cities: about 10 ms on
+a file-backed DuckDB here), which alone capped the broker near 100 requests/s. For paths under
 ``/ngsi-ld/`` this middleware remembers the :class:`~nagar.security.permissions.Principal` that
 ``resolve_principal`` produced for the exact same credential (SHA-256 of the ``Authorization`` /
-``X-API-Key`` header value; anonymous callers share one entry) for ``NAGAR_NGSILD_AUTH_CACHE_S`` seconds
-(default 2; ``0`` turns the cache off); while one request re-resolves an expired entry, others keep
-using it for at most another lifetime, so expiry does not send every in-flight request to the store. A cached caller is put on ``request.state.principal``, where
-``resolve_principal`` looks first, so every route still runs its ``require(Perm.X)`` check and its own
-tenant scoping on that principal.
+``X-API-Key`` header values; anonymous callers share one entry) for ``NAGAR_NGSILD_AUTH_CACHE_S`` seconds
+(default 2; ``0`` turns the cache off). While one request re-resolves an expired entry, the others keep
+using it for at most another lifetime, so an expiry does not send every in-flight request to the store.
+A cached caller is put on ``request.state.principal``, where ``resolve_principal`` looks first, so every
+route still runs its ``require(Perm.X)`` check and its own tenant scoping on that principal.
 
 Trade-off, on purpose and bounded: revoking a key or token, or changing a role, takes effect on the
-NGSI-LD routes within twice the cache lifetime (4 s by default) instead of at once. Session cookies (which need a per-request
-CSRF check) are never cached. The per-account rate limit still counts every request.
+NGSI-LD routes within twice the cache lifetime (4 s by default) instead of at once. Session cookies
+(which need a per-request CSRF check) are never cached. The per-account rate limit still counts every
+request.
 """
 
 from __future__ import annotations

@@ -256,12 +256,14 @@ class Broker:
         return m
 
     # writes -------------------------------------------------------------------------------------
-    def _prepare_mapped(self, tenant: str, ent: dict, when: str) -> tuple[str | None, list[dict]]:
+    def _prepare_mapped(self, tenant: str, ent: dict, when: str,
+                        names: list[str] | None = None) -> tuple[str | None, list[dict]]:
         """Station and observation rows of a mapped entity (validated, nothing written yet)."""
         kind = mapping.kind_of(ent)
         if kind is None:
             return None, []
-        sid, station, rows, problems = mapping.rows_for(ent, when=when)
+        only = None if names is None else {mapping.short(n) for n in names}
+        sid, station, rows, problems = mapping.rows_for(ent, when=when, only=only)
         known = self._stations.get(sid)
         if known is None:
             row = self.store.get_station(sid)
@@ -341,9 +343,9 @@ class Broker:
             return
         now = _now()
         prepared = []
-        for before, after, _ in changes:
+        for before, after, names in changes:
             if after is not None:
-                sid, items = self._prepare_mapped(tenant, after, now)
+                sid, items = self._prepare_mapped(tenant, after, now, names)
                 if sid is not None:
                     after["station"] = sid
                     prepared.append((sid, items))
@@ -749,7 +751,7 @@ class Broker:
                 ids = list(dict.fromkeys((a or b)["id"] for b, a, _ in changes))
                 errors.extend({"entityId": i, "error": problem_of(exc)} for i in ids)
                 success = []
-        created = [(a or b)["id"] for b, a, _ in _last_per_id(changes) if b is None and a is not None] if success else []
+        created = [a["id"] for b, a, _ in _last_per_id(changes) if b is None and a is not None] if success else []
         return {"success": list(dict.fromkeys(success)), "errors": errors, "created": created}
 
 

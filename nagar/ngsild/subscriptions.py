@@ -111,7 +111,8 @@ def render_subscription(row: dict) -> dict:
     out["isActive"] = sub.get("isActive", True)
     n = dict(out.get("notification") or {})
     n["timesSent"] = row["times_sent"]
-    n["status"] = "failed" if row["last_failure"] and (not row["last_success"] or row["last_failure"] > row["last_success"]) else "ok"
+    failing = row["last_failure"] and (not row["last_success"] or row["last_failure"] > row["last_success"])
+    n["status"] = "failed" if failing else "ok"
     for k in ("last_notification", "last_success", "last_failure"):
         if row[k] is not None:
             t = row[k] if row[k].tzinfo else row[k].replace(tzinfo=timezone.utc)

@@ -41,7 +41,8 @@ def parse_duration(text: str) -> int:
     return secs
 
 
-def time_range(timerel: str | None, time_at: str | None, end_time_at: str | None) -> tuple[datetime | None, datetime | None]:
+def time_range(timerel: str | None, time_at: str | None,
+               end_time_at: str | None) -> tuple[datetime | None, datetime | None]:
     """Clause 4.11: before -> [-, timeAt); after -> (timeAt, -) (inclusive here, to the microsecond);
     between -> [timeAt, endTimeAt)."""
     if timerel is None:
@@ -103,7 +104,7 @@ def temporal_entity(store, tenant: str, ent: dict, ctx: Context, *, attrs: set[s
             for m in methods:
                 v = {"totalCount": r["total_count"], "distinctCount": r["distinct_count"], "sum": r["sum"],
                      "avg": r["avg"], "min": r["min"], "max": r["max"]}[m]
-                v = float(v) if v is not None and m in ("sum", "avg", "min", "max") else (int(v) if v is not None else None)
+                v = _num(v, m)
                 a.setdefault(m, []).append([v, *span])
         return out
     rows = store.ngsild_history(tenant, ent["id"], attrs=names, start=start, end=end, last_n=last_n)
@@ -169,8 +170,7 @@ def _observations(store, out: dict, ent: dict, backed: dict, ctx: Context, *, st
                 for m in methods:
                     v = {"totalCount": r["total_count"], "distinctCount": r["distinct_count"], "sum": r["sum"],
                          "avg": r["avg"], "min": r["min"], "max": r["max"]}[m]
-                    v = float(v) if v is not None and m in ("sum", "avg", "min", "max") else (
-                        int(v) if v is not None else None)
+                    v = _num(v, m)
                     a.setdefault(m, []).append([v, *span])
             continue
         rows = store.ngsild_observation_series(sid, param, start=start, end=end, last_n=last_n)
@@ -186,3 +186,11 @@ def _observations(store, out: dict, ent: dict, backed: dict, ctx: Context, *, st
 
 def _utc(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def _num(v, method: str):
+    """An aggregate as JSON: floats for sum/avg/min/max, integers for the counts (PostgreSQL gives
+    Decimal for some), None for an aggregate over no number."""
+    if v is None:
+        return None
+    return float(v) if method in ("sum", "avg", "min", "max") else int(v)
