@@ -103,7 +103,7 @@ end
 
 
 def run_wrk(url: str, key: str, seconds: float, pid: int | None = None, queries: bool = True) -> dict:
-    """The three throughput phases with wrk (1 thread; 64 connections for writes, 32 for reads). With the
+    """The three throughput phases with wrk (1 thread; 256 connections for writes, so that group commits are large, 32 for reads). With the
     server's pid, also its CPU time per request (user + system, all threads): on a machine shared with
     other work the throughput measures the share of CPU the server got, the CPU per request does not."""
     import re
@@ -113,7 +113,7 @@ def run_wrk(url: str, key: str, seconds: float, pid: int | None = None, queries:
     proc = psutil.Process(pid) if pid else None
 
     out = {}
-    phases = (("entity updates (PATCH attr)/s", "PATCH", "patch", 64), ("single-entity reads/s", "GET", "read", 32),
+    phases = (("entity updates (PATCH attr)/s", "PATCH", "patch", 256), ("single-entity reads/s", "GET", "read", 32),
               ("queries (type + q)/s", "GET", "query", 32))
     with tempfile.TemporaryDirectory() as tmp:
         for name, method, what, conns in phases:

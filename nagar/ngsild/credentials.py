@@ -10,6 +10,12 @@ using it for at most another lifetime, so an expiry does not send every in-fligh
 A cached caller is put on ``request.state.principal``, where ``resolve_principal`` looks first, so every
 route still runs its ``require(Perm.X)`` check and its own tenant scoping on that principal.
 
+With a known caller the two hot routes of a FIWARE deployment, ``GET /ngsi-ld/v1/entities/{id}`` and
+``PATCH /ngsi-ld/v1/entities/{id}/attrs/{attr}``, may be answered by ``fast`` (``views.fast_path``) without
+FastAPI's routing and dependency machinery; it applies the same permission, tenancy, validation, audit
+and error rules as the routes (tests compare the two answer by answer). This middleware sits innermost, so
+Nagar's security headers, body-size and per-IP limits apply to every answer.
+
 Trade-off, on purpose and bounded: revoking a key or token, or changing a role, takes effect on the
 NGSI-LD routes within twice the cache lifetime (4 s by default) instead of at once. Session cookies
 (which need a per-request CSRF check) are never cached. The per-account rate limit still counts every
@@ -24,8 +30,9 @@ import time
 
 
 class CredentialCache:
-    def __init__(self, app, ttl_s: float | None = None, prefix: str = "/ngsi-ld/"):
+    def __init__(self, app, ttl_s: float | None = None, prefix: str = "/ngsi-ld/", fast=None):
         self.app = app
+        self.fast = fast
         self.prefix = prefix
         self.ttl = float(os.environ.get("NAGAR_NGSILD_AUTH_CACHE_S", "2")) if ttl_s is None else ttl_s
         self._cache: dict[bytes, tuple[float, object]] = {}
@@ -52,6 +59,8 @@ class CredentialCache:
             if limiter is None or not p.authenticated or limiter.hit(
                     f"key:{p.key_id}" if p.key_id else f"user:{p.user_id}") is None:
                 scope.setdefault("state", {})["principal"] = p
+                if self.fast is not None and await self.fast(scope, receive, send, p):
+                    return
                 return await self.app(scope, receive, send)
         self._refreshing.add(key)
         try:

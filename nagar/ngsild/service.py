@@ -96,6 +96,8 @@ class Broker:
         import os
 
         self.default_tenant = os.environ.get("NAGAR_NGSILD_DEFAULT_TENANT", "").strip()
+        self.commit_delay = float(os.environ.get("NAGAR_NGSILD_COMMIT_DELAY_MS", "2")) / 1000.0
+        """How long the writer waits for more requests to join a group commit (classic commit delay)."""
         self._jobs: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
         self._tl = threading.local()
@@ -378,9 +380,11 @@ class Broker:
             if job is None:
                 return
             jobs = [job]
+            deadline = time.monotonic() + self.commit_delay
             while len(jobs) < MAX_GROUP:
                 try:
-                    nxt = self._jobs.get_nowait()
+                    left = deadline - time.monotonic()
+                    nxt = self._jobs.get(timeout=left) if left > 0 else self._jobs.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:

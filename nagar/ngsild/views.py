@@ -10,10 +10,12 @@ bearer token or ``X-API-Key``, as a FIWARE IoT Agent sends).
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
+from nagar.core.errors import NagarError
 from nagar.security import audit
 from nagar.security.permissions import Perm, require, resolve_principal
 
@@ -26,11 +28,56 @@ router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"])
 
 
 def install(app) -> None:
-    """Mount the router and the NGSI-LD credential cache (see :mod:`nagar.ngsild.credentials`)."""
+    """Mount the router, and the NGSI-LD credential cache with its fast path as the innermost middleware
+    (inside Nagar's security headers, rate and body limits; see :mod:`nagar.ngsild.credentials`)."""
+    from starlette.middleware import Middleware
+
     from .credentials import CredentialCache
 
     app.include_router(router)
-    app.add_middleware(CredentialCache)
+    app.user_middleware.append(Middleware(CredentialCache, fast=fast_path))
+
+
+_HOT = re.compile(r"^/ngsi-ld/v1/entities/([^/]+)(?:/attrs/([^/]+))?$")
+_FAST_GET = {"options", "format", "attrs", "lang"}
+FAST_ANSWERS = [0]
+"""How many answers the fast path gave (tests check that it is used)."""
+
+
+async def fast_path(scope, receive, send, p) -> bool:
+    """Answer ``GET /entities/{id}`` or ``PATCH /entities/{id}/attrs/{attr}`` for a known caller ``p``
+    exactly as the routes below would (their ``require`` check, tenancy, validation, audit, errors), without
+    FastAPI's routing and dependency resolution; False leaves the request to the routes (anything else,
+    or a caller the route would refuse before its body: 401/403 come from ``require``)."""
+    m = _HOT.match(scope["path"])
+    if m is None:
+        return False
+    eid, attr = m.group(1), m.group(2)
+    method = scope["method"]
+    if not ((method == "GET" and attr is None) or (method == "PATCH" and attr is not None)):
+        return False
+    if method == "PATCH" and (not p.authenticated or p.scope(Perm.WRITE) == frozenset()):
+        return False
+    request = Request(scope, receive)
+    qp = request.query_params
+    if set(qp.keys()) - (_FAST_GET if method == "GET" else set()) or any(len(qp.getlist(k)) > 1 for k in qp):
+        return False
+    app = scope["app"]
+    b = broker_of(app.state.store, app.state.settings)
+    tenant = request.headers.get("ngsild-tenant")
+    try:
+        if method == "GET":
+            response = await retrieve_entity(eid, request, b, tenant, qp.get("attrs"), qp.get("options"),
+                                             qp.get("format"), qp.get("lang"))
+        else:
+            response = await patch_attr(eid, attr, request, b, tenant)
+    except NagarError as exc:
+        from fastapi.responses import JSONResponse
+
+        response = JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    FAST_ANSWERS[0] += 1
+    await response(scope, receive, send)
+    return True
 
 _OBJ = {"type": "object"}
 _ARR = {"type": "array"}
