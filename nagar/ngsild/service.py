@@ -190,11 +190,18 @@ class Broker:
         return {**ent, "attrs": attrs}
 
     def _observations_written(self, batch) -> None:
-        """Store write listener: observations of a station changed, so its overlay is stale."""
-        if not self._obs:
-            return
-        for sid in set(batch.column("station").to_pylist()):
+        """Store write listener: observations of a station changed, so its overlay is stale, and the
+        subscriptions watching its entities hear of readings that came by another path (file, MQTT,
+        ingest API); the broker's own writes are notified as entity changes already."""
+        stations = batch.column("station").to_pylist()
+        for sid in set(stations):
             self._obs.pop(sid, None)
+        if self.subscriptions is None or threading.current_thread() is self._writer:
+            return
+        by_station: dict[str, set[str]] = {}
+        for sid, prm in zip(stations, batch.column("parameter").to_pylist()):
+            by_station.setdefault(sid, set()).add(prm)
+        self.subscriptions.observed(by_station)
 
     def query(self, tenant: str, *, ids: list[str] | None = None, id_pattern: str | None = None,
               types: str | None = None, q: str | None = None, geo=None, ctx: Context = CORE,
