@@ -31,6 +31,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     async def lifespan(app: FastAPI):
         own = store is None
         app.state.store = store if store is not None else open_store(settings)
+        from nagar.ngsild.service import start as ngsild_start
+
+        ngsild_start(app.state.store, settings)  # NGSI-LD: its store write listener from the start
         try:
             yield
         finally:

@@ -839,6 +839,14 @@ def broker_of(store, settings) -> Broker:
     return b
 
 
+def start(store, settings) -> None:
+    """App start: create the store's broker now, so that its write listener (subscriptions notified of
+    observations from any path) is registered before the first NGSI-LD request. A store without the
+    NGSI-LD tables (a test double) is left alone."""
+    if hasattr(store, "ngsild_get") and hasattr(store, "on_write"):
+        broker_of(store, settings)
+
+
 def shutdown(store) -> None:
     """Stop the store's broker's notification worker (app shutdown)."""
     b = store.__dict__.get("_ngsild_broker")
