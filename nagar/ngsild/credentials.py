@@ -16,10 +16,10 @@ FastAPI's routing and dependency machinery; it applies the same permission, tena
 and error rules as the routes (tests compare the two answer by answer). This middleware sits innermost, so
 Nagar's security headers, body-size and per-IP limits apply to every answer.
 
-Trade-off, on purpose and bounded: revoking a key or token, or changing a role, takes effect on the
-NGSI-LD routes within twice the cache lifetime (4 s by default) instead of at once. Session cookies
-(which need a per-request CSRF check) are never cached. The per-account rate limit still counts every
-request.
+Trade-off, on purpose and bounded: revoking a key or token, its expiry, or a change of role takes effect
+on the NGSI-LD routes within twice the cache lifetime (4 s by default) instead of at once. Session
+cookies (which need a per-request CSRF check) are never cached. The per-account rate limit still counts
+every request.
 """
 
 from __future__ import annotations
