@@ -1,5 +1,7 @@
 """NGSI-LD broker bench: one real server process (uvicorn, one worker, the app over a temp DuckDB) and the
-load from this separate process (httpx, asyncio, 32 requests in flight).
+load from separate processes: ``wrk`` (Debian package ``wrk``; Lua scripts for PATCH and varying ids) for
+the throughput phases when it is installed, else httpx/asyncio from this process (32 in flight); httpx
+for the batch upserts and the notification latency.
 
 Measures entity updates/s (PATCH one attribute, X-API-Key like a FIWARE IoT Agent), batch upsert of 100
 entities (entities/s), single-entity reads/s, queries/s (type + q), and notification latency p50/p95
@@ -80,6 +82,65 @@ async def timed(client: httpx.AsyncClient, seconds: float, make) -> tuple[int, i
     return ok, bad
 
 
+_LUA = """
+wrk.method = "%(method)s"
+wrk.headers["X-API-Key"] = "%(key)s"
+wrk.headers["NGSILD-Tenant"] = "bench"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+  n = n + 1
+  local i = n %% %(n_ent)d
+  if wrk.method == "PATCH" then
+    return wrk.format(nil, "/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:" .. i .. "/attrs/speed", nil,
+                      '{"value":' .. (n %% 1000) .. '}')
+  elseif "%(what)s" == "query" then
+    return wrk.format(nil, "/ngsi-ld/v1/entities?type=Vehicle&limit=20&q=speed%%3D%%3D" .. (n %% 100))
+  end
+  return wrk.format(nil, "/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:" .. i)
+end
+"""
+
+
+def run_wrk(url: str, key: str, seconds: float, pid: int | None = None, queries: bool = True) -> dict:
+    """The three throughput phases with wrk (1 thread; 256 connections for writes, so that group commits are large, 32 for reads). With the
+    server's pid, also its CPU time per request (user + system, all threads): on a machine shared with
+    other work the throughput measures the share of CPU the server got, the CPU per request does not."""
+    import re
+
+    import psutil
+
+    proc = psutil.Process(pid) if pid else None
+
+    out = {}
+    phases = (("entity updates (PATCH attr)/s", "PATCH", "patch", 256), ("single-entity reads/s", "GET", "read", 32),
+              ("queries (type + q)/s", "GET", "query", 32))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, method, what, conns in phases:
+            if what == "query" and not queries:
+                continue
+            script = Path(tmp) / f"{what}.lua"
+            script.write_text(_LUA % {"method": method, "key": key, "n_ent": N_ENT, "what": what})
+            cpu0 = sum(proc.cpu_times()[:2]) if proc else 0.0
+            res = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{max(1, int(seconds))}s", "--latency", "-s",
+                                  str(script), url], capture_output=True, text=True, check=True).stdout
+            cpu = sum(proc.cpu_times()[:2]) - cpu0 if proc else 0.0
+            rps = float(re.search(r"Requests/sec:\s+([\d.]+)", res).group(1))
+            total = int(re.search(r"(\d+) requests in", res).group(1))
+            if proc and total:
+                per = cpu / total * 1e6
+                out[name.replace("/s", "") + " server CPU/request (us)"] = per
+                out[name.replace("/s", "") + " => per free core (/s)"] = 1e6 / per
+            bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", res)
+            p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", res)
+            out[name] = rps
+            if p50:
+                out[name.replace("/s", "") + " p50 latency"] = p50.group(1) + p50.group(2)
+            if bad:
+                out[name + " non-2xx"] = int(bad.group(1))
+    return out
+
+
 class Receiver:
     def __init__(self):
         self.got: dict[int, float] = {}
@@ -102,7 +163,7 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.srv.server_address[1]}/notify"
 
 
-async def run(url: str, key: str, seconds: float) -> dict:
+async def run(url: str, key: str, seconds: float, pid: int | None = None) -> dict:
     H = {"X-API-Key": key, "NGSILD-Tenant": "bench", "Content-Type": "application/json"}
     out: dict = {}
     limits = httpx.Limits(max_connections=CONC, max_keepalive_connections=CONC)
@@ -132,12 +193,17 @@ async def run(url: str, key: str, seconds: float) -> dict:
         def query(i):
             return c.get("/ngsi-ld/v1/entities", params={"type": "Vehicle", "q": f"speed=={i % 100}", "limit": 20})
 
-        for name, fn in (("entity updates (PATCH attr)/s", patch), ("single-entity reads/s", read),
-                         ("queries (type + q)/s", query)):
-            ok, bad = await timed(c, seconds, fn)
-            out[name] = ok / seconds
-            if bad:
-                out[name + " failed"] = bad
+        import shutil
+
+        if shutil.which("wrk"):
+            out.update(run_wrk(url, key, seconds, pid))
+        else:
+            for name, fn in (("entity updates (PATCH attr)/s", patch), ("single-entity reads/s", read),
+                             ("queries (type + q)/s", query)):
+                ok, bad = await timed(c, seconds, fn)
+                out[name] = ok / seconds
+                if bad:
+                    out[name + " failed"] = bad
         # notification latency
         rec = Receiver()
         r = await c.post("/ngsi-ld/v1/subscriptions", content=json.dumps({
@@ -162,10 +228,66 @@ async def run(url: str, key: str, seconds: float) -> dict:
     return out
 
 
+def serve_raw(port: int, db: str) -> None:
+    """EXPERIMENT, not Nagar's API: the broker core behind a bare ASGI app (no FastAPI, no Nagar
+    middleware, no credentials, no permission check) under the same uvicorn, for two routes: GET an
+    entity, PATCH its speed (group commit and audit as in the app). It measures the ceiling of one
+    uvicorn worker over this broker, i.e. what a raw ASGI fast path could reach at most."""
+    import uvicorn
+
+    from nagar.core.settings import Settings
+    from nagar.ngsild.context import CORE
+    from nagar.ngsild.entities import render
+    from nagar.ngsild.errors import NgsiError
+    from nagar.ngsild.service import Broker, broker_of, dumps, loads
+    from nagar.store.duckdb import DuckDBStore
+
+    store = DuckDBStore(db)
+    b = broker_of(store, Settings(secret_key="b" * 48, db=Path(db)))
+    prefix = "/ngsi-ld/v1/entities/"
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                await send({"type": msg["type"] + ".complete"})
+                if msg["type"] == "lifespan.shutdown":
+                    return
+        path, method = scope["path"], scope["method"]
+        status, body = 404, b""
+        try:
+            if method == "GET" and path.startswith(prefix):
+                status, body = 200, dumps(render(b.get("bench", path[len(prefix):]), CORE)).encode()
+            elif method == "PATCH" and path.startswith(prefix) and path.endswith("/attrs/speed"):
+                raw = b""
+                while True:
+                    msg = await receive()
+                    raw += msg.get("body", b"")
+                    if not msg.get("more_body"):
+                        break
+                eid = path[len(prefix):-len("/attrs/speed")]
+                await asyncio.wrap_future(Broker.patch_attr.submit(
+                    b, "bench", eid, "speed", loads(raw), CORE, audit=("bench", "ngsild.attr.update", "bench", eid, None)))
+                status = 204
+        except NgsiError as exc:
+            status, body = exc.status_code, dumps(exc.problem()).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    uvicorn.run(app, port=port, log_level="warning", access_log=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--raw-ceiling", action="store_true",
+                    help="also measure the broker core behind a bare ASGI app (an experiment, see serve_raw)")
+    ap.add_argument("--serve-raw", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.serve_raw:
+        serve_raw(int(args.serve_raw[0]), args.serve_raw[1])
+        return
     with tempfile.TemporaryDirectory(prefix="nagar-ngsild-bench-") as tmp:
         db = Path(tmp) / "bench.duckdb"
         key = setup(db)
@@ -182,16 +304,37 @@ def main() -> None:
                     break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            res = asyncio.run(run(url, key, args.seconds))
+            res = asyncio.run(run(url, key, args.seconds, server.pid))
         finally:
             server.terminate()
             server.wait(10)
+        if args.raw_ceiling:
+            import shutil
+
+            port = free_port()
+            raw = subprocess.Popen([sys.executable, __file__, "--serve-raw", str(port), str(db)], env=env, cwd=ROOT)
+            try:
+                url = f"http://127.0.0.1:{port}"
+                for _ in range(200):
+                    try:
+                        httpx.get(url + "/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:1", timeout=1)
+                        break
+                    except httpx.HTTPError:
+                        time.sleep(0.1)
+                if shutil.which("wrk"):
+                    for k, v in run_wrk(url, key, args.seconds, raw.pid, queries=False).items():
+                        res["EXPERIMENT bare ASGI: " + k] = v
+            finally:
+                raw.terminate()
+                raw.wait(10)
     orion = {"entity updates (PATCH attr)/s": "1,800", "single-entity reads/s": "4,200"}
     target = {"entity updates (PATCH attr)/s": ">= 5,000", "single-entity reads/s": ">= 10,000"}
-    print(f"{'measure':34s} {'Nagar':>12s} {'Orion (ref)':>12s} {'target':>10s}")
+    print(f"{'measure':42s} {'Nagar':>12s} {'Orion (ref)':>12s} {'target':>10s}")
     for k, v in res.items():
         val = f"{v:,.1f}" if isinstance(v, float) else str(v)
-        print(f"{k:34s} {val:>12s} {orion.get(k, '-'):>12s} {target.get(k, '-'):>10s}")
+        print(f"{k:42s} {val:>12s} {orion.get(k, '-'):>12s} {target.get(k, '-'):>10s}")
+    print(f"(load average when done: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; the figures are this "
+          "machine's, shared with other work)")
 
 
 if __name__ == "__main__":

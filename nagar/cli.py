@@ -409,6 +409,7 @@ def _mount_subcommands() -> None:
     from nagar.ingest.mqtt_cli import app as mqtt_app
     from nagar.water.cli import app as water_app
     from nagar.alerts.cli import app as alerts_app
+    from nagar.ngsild.cli import app as ngsild_app
 
     app.add_typer(admin_app, name="admin")
     app.add_typer(audit_app, name="audit")
@@ -427,6 +428,7 @@ def _mount_subcommands() -> None:
     app.add_typer(forecast_app, name="forecast")
     app.add_typer(requests_app, name="requests")
     app.add_typer(opendata_app, name="opendata")
+    app.add_typer(ngsild_app, name="ngsild")
 
 
 _mount_subcommands()

@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         from nagar.forecast.service import ForecastTrainer  # PM2.5 models retrained in the background
 
         app.state.forecast = ForecastTrainer(app.state.store, settings).start() if own else None
+        from nagar.ngsild.service import start as ngsild_start
+
+        ngsild_start(app.state.store, settings)  # NGSI-LD: its store write listener from the start
         try:
             yield
         finally:
@@ -59,7 +62,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     app = FastAPI(
         title="Nagar",
         version=nagar.__version__,
-        description="Open urban environment platform: cities, stations, observations and air quality.",
+        description="Open urban environment platform: stations and observations, air quality, the GHG inventory and "
+                    "the climate fund, e-waste, water quality, alerts, forecasts and data quality, citizen service "
+                    "requests (Open311 GeoReport v2), open data (DCAT-AP) and an NGSI-LD context broker.",
         lifespan=lifespan,
         docs_url=None,  # served from the package by nagar.security.http.docs_router (no CDN, no inline script)
         redoc_url=None,
@@ -142,7 +147,6 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     app.include_router(quality_views.router)
     from nagar.ngsild import views as ngsild_views
 
-    app.include_router(ngsild_views.router)
     from nagar.forecast import views as forecast_views
 
     app.include_router(forecast_views.router)
@@ -152,6 +156,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     app.include_router(requests_views.open311_router)
     app.include_router(requests_views.router)
     app.include_router(opendata_views.router)
+    ngsild_views.install(app)  # router + its credential cache middleware
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and store summary", **require(Perm.PUBLIC))
     def health(request: Request) -> dict:

@@ -160,9 +160,10 @@ def _instance(name: str, raw: Any, ctx: Context, *, now: str) -> dict:
             inst["object"] = check_uri(obj, f"{name}.object")
     else:
         lm = raw.get("languageMap")
-        if not isinstance(lm, dict) or not lm or not all(
-                isinstance(k, str) and (isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v)))
-                for k, v in lm.items()):
+        def text(v):
+            return isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+
+        if not isinstance(lm, dict) or not lm or not all(isinstance(k, str) and text(v) for k, v in lm.items()):
             raise BadRequestData(f"LanguageProperty {name}: languageMap must map language tags to strings", field=name)
         inst["languageMap"] = lm
     if "datasetId" in raw:
@@ -265,7 +266,8 @@ def _render_instance(inst: dict, ctx: Context, fmt: str, sysattrs: bool, lang: s
         out["modifiedAt"] = inst.get("modifiedAt")
     for k, s in (inst.get("sub") or {}).items():
         out[ctx.compact(k)] = _render_instance(s, ctx, fmt, sysattrs, lang)
-    if fmt == "concise" and list(out) == ["value"] and kind == "Property" and not isinstance(out["value"], (dict, list)):
+    if fmt == "concise" and list(out) == ["value"] and kind == "Property" \
+            and not isinstance(out["value"], (dict, list)):
         return out["value"]
     if fmt == "concise" and list(out) == ["value"] and kind == "GeoProperty":
         return out["value"]

@@ -70,6 +70,13 @@ class LdContextNotAvailable(NgsiError):
     code, title, status_code = "LdContextNotAvailable", "JSON-LD @context not available", 400
 
 
+class UnsupportedMediaType(NgsiError):
+    """A body that is neither application/json nor application/ld+json (clause 6.3.4) - 415, typed as
+    InvalidRequest (the standard defines no type of its own for it)."""
+
+    code, title, status_code = "InvalidRequest", "Unsupported media type", 415
+
+
 class TooManyResults(NgsiError):
     code, title, status_code = "TooManyResults", "Too many results", 403
 

@@ -17,8 +17,9 @@ Station id: the station the entity names (``refDevice``, ``refPointOfInterest``,
 a URN prefix removed), else the last ``:``-separated segment of the entity id
 (``urn:ngsi-ld:AirQualityObserved:dhaka-agargaon`` -> ``dhaka-agargaon``). It must be a valid Nagar id.
 A station that does not exist is created in the tenant's city (name from ``name``, position from
-``location`` when it is a Point); one that exists in another city is refused. Observation time:
-an attribute's ``observedAt``, else ``dateObserved``, else the time of the write.
+``location`` when it is a Point); one that exists in another city is refused. Only the attributes a write
+changes become observations. Observation time: the attribute's ``observedAt``, else ``dateObserved`` when
+the same write sets it, else the time of the write.
 """
 
 from __future__ import annotations
@@ -84,8 +85,11 @@ def _text(v: Any) -> str | None:
     return v if isinstance(v, str) else None
 
 
-def rows_for(ent: dict, *, when: str) -> tuple[str, dict, list[dict], list[tuple[str, str]]]:
-    """(station id, station row to upsert, observation rows, attribute problems) for a mapped entity."""
+def rows_for(ent: dict, *, when: str, only: set[str] | None = None) -> tuple[str, dict, list[dict],
+                                                                              list[tuple[str, str]]]:
+    """(station id, station row to upsert, observation rows, attribute problems) for a mapped entity;
+    ``only`` (short attribute names) keeps the rows of the attributes a write changed, so that an update of
+    one attribute does not write the others again."""
     kind = kind_of(ent)
     f = flat(ent)
     sid = station_id(ent, f)
@@ -93,17 +97,21 @@ def rows_for(ent: dict, *, when: str) -> tuple[str, dict, list[dict], list[tuple
     station = {"id": sid, "name": _text(f.get("name")) or _text(f.get("stationName")) or sid, "lat": lat, "lon": lon}
     rows: list[dict] = []
     problems: list[tuple[str, str]] = []
+    if only is not None and "dateObserved" not in only:
+        f.pop("dateObserved", None)  # not part of this write: the new values were observed now
     if kind == "AirQualityObserved":
         if "dateObserved" not in f:
             f["dateObserved"] = when
         res = airquality_observed_rows(f, station=sid)
-        rows = [{k: r[k] for k in ("station", "parameter", "time", "value", "unit")} for r in res.rows]
-        problems = list(res.errors)
+        rows = [{k: r[k] for k in ("station", "parameter", "time", "value", "unit")} for r in res.rows
+                if only is None or r["attribute"] in only]
+        problems = [p for p in res.errors if only is None or p[0] in only or p[0] == "entity"]
     elif kind == "WaterQualityObserved":
         t0 = _text(f.get("dateObserved")) or when
         for name, attr in f.items():
             prm = PARAMETERS.get(name.lower())
-            if prm is None or not isinstance(attr, dict) or attr.get("type") != "Property":
+            if prm is None or not isinstance(attr, dict) or attr.get("type") != "Property" \
+                    or (only is not None and name not in only):
                 continue
             v = attr.get("value")
             if isinstance(v, bool) or not isinstance(v, (int, float)):

@@ -11,10 +11,13 @@ several server processes the cache would go stale, so it is disabled there (read
 
 from __future__ import annotations
 
+import logging
+import queue
 import re
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -42,6 +45,9 @@ except ImportError:  # pragma: no cover - orjson is a dependency
 
     loads = json.loads
 
+log = logging.getLogger("nagar.ngsild")
+MAX_GROUP = 512
+"""Most requests written by one group commit (one transaction, one fsync)."""
 MAX_BATCH = 1000
 """Entities per batch operation (clause 5.6.7-5.6.10 leave the limit to the implementation)."""
 MAX_RESULTS = 1000
@@ -51,6 +57,25 @@ _UNIT_CODE_OF = {"µg/m³": "GQ", "mg/m³": "GP", "ppm": "59", "ppb": "61", "°C
 
 def _now() -> str:
     return E.now_iso()
+
+
+def _in_writer(fn):
+    """Run a write operation in the writer thread (planned against the staged state of its group
+    commit); called from elsewhere, it is queued and waited for. ``op.submit(broker, ...)`` queues it
+    without waiting (the async routes await the future)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kw):
+        if getattr(self._tl, "batch", None) is not None:
+            return fn(self, *args, **kw)
+        return self.submit(functools.partial(fn, self), *args, **kw).result()
+
+    def submit(self, *args, audit=None, **kw):
+        return self.submit(functools.partial(fn, self), *args, audit=audit, **kw)
+
+    wrapper.submit = submit
+    return wrapper
 
 
 class Broker:
@@ -63,10 +88,19 @@ class Broker:
         self._cache: OrderedDict[tuple[str, str], dict | None] = OrderedDict()
         self._cache_max = 50_000
         self._obs: dict[str, list[dict]] = {}
+        self._mirror: dict[str, dict[str, dict]] = {}
         self._stations: dict[str, str] = {}
         self._cities: tuple[float, frozenset] = (0.0, frozenset())
         self._lock = threading.RLock()
         self.subscriptions = None  # set by nagar.ngsild.subscriptions.attach
+        import os
+
+        self.default_tenant = os.environ.get("NAGAR_NGSILD_DEFAULT_TENANT", "").strip()
+        self.commit_delay = float(os.environ.get("NAGAR_NGSILD_COMMIT_DELAY_MS", "2")) / 1000.0
+        """How long the writer waits for more requests to join a group commit (classic commit delay)."""
+        self._jobs: queue.Queue = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._tl = threading.local()
         store.on_write(self._observations_written)
 
     # tenancy ------------------------------------------------------------------------------------
@@ -81,9 +115,7 @@ class Broker:
         """The city a request acts on (clause 4.14 multi-tenancy: the ``NGSILD-Tenant`` header). A
         city that does not exist or that the caller may not see is a NonexistentTenant (404); a
         visible city without the write right is a 403."""
-        import os
-
-        tenant = (header or "").strip() or os.environ.get("NAGAR_NGSILD_DEFAULT_TENANT", "")
+        tenant = (header or "").strip() or self.default_tenant
         if not tenant:
             raise BadRequestData("send the NGSILD-Tenant header: Nagar maps NGSI-LD tenants to city ids",
                                  field="NGSILD-Tenant")
@@ -158,11 +190,18 @@ class Broker:
         return {**ent, "attrs": attrs}
 
     def _observations_written(self, batch) -> None:
-        """Store write listener: observations of a station changed, so its overlay is stale."""
-        if not self._obs:
-            return
-        for sid in set(batch.column("station").to_pylist()):
+        """Store write listener: observations of a station changed, so its overlay is stale, and the
+        subscriptions watching its entities hear of readings that came by another path (file, MQTT,
+        ingest API); the broker's own writes are notified as entity changes already."""
+        stations = batch.column("station").to_pylist()
+        for sid in set(stations):
             self._obs.pop(sid, None)
+        if self.subscriptions is None or threading.current_thread() is self._writer:
+            return
+        by_station: dict[str, set[str]] = {}
+        for sid, prm in zip(stations, batch.column("parameter").to_pylist()):
+            by_station.setdefault(sid, set()).add(prm)
+        self.subscriptions.observed(by_station)
 
     def query(self, tenant: str, *, ids: list[str] | None = None, id_pattern: str | None = None,
               types: str | None = None, q: str | None = None, geo=None, ctx: Context = CORE,
@@ -177,22 +216,24 @@ class Broker:
             like = ['%' + dumps(n)[1:-1].replace("%", "\\%").replace("_", "\\_") + '%' for n in names]
             like = [x.replace("\\_", "_").replace("\\%", "%") for x in like]
         pattern = None
+        if id_pattern and len(id_pattern) > 256:
+            raise BadRequestData("idPattern is longer than 256 characters", field="idPattern")
         if id_pattern:
             try:
                 pattern = re.compile(id_pattern)
             except re.error as exc:
                 raise BadRequestData(f"idPattern is not a regular expression ({exc})", field="idPattern") from None
         qp = Q.parse_q(q, ctx) if q else None
-        rows = self.store.ngsild_query(tenant, ids=ids, type_like=like)
+        if self.cached:  # the tenant's in-memory mirror: no SQL, no JSON parsing
+            mirror = self._tenant_mirror(tenant)
+            keys = sorted(mirror) if ids is None else sorted(i for i in set(ids) if i in mirror)
+            candidates = ((k, mirror[k]) for k in keys)
+        else:
+            candidates = ((r["id"], loads(r["body"])) for r in self.store.ngsild_query(tenant, ids=ids, type_like=like))
         out = []
-        for r in rows:
-            if pattern is not None and not pattern.fullmatch(r["id"]):
+        for eid, ent in candidates:
+            if pattern is not None and not pattern.fullmatch(eid):
                 continue
-            ent = None
-            if self.cached:
-                ent = self._cache.get((tenant, r["id"]))
-            if ent is None:
-                ent = loads(r["body"])
             if type_pred is not None and not type_pred(ent["type"]):
                 continue
             if attrs is not None and not any(a in ent["attrs"] for a in attrs):
@@ -205,13 +246,33 @@ class Broker:
             out.append(ent)
         return out
 
+    def _tenant_mirror(self, tenant: str) -> dict[str, dict]:
+        """Every entity of a tenant, kept in step by the group commits (loaded once, in the writer thread,
+        so no commit can slip between the read and the first update)."""
+        m = self._mirror.get(tenant)
+        if m is None:
+            if getattr(self._tl, "batch", None) is not None or threading.current_thread() is self._writer:
+                m = self._load_mirror(tenant)
+            else:
+                m = self.submit(self._load_mirror, tenant).result()
+        return m
+
+    def _load_mirror(self, tenant: str) -> dict[str, dict]:
+        m = self._mirror.get(tenant)
+        if m is None:
+            m = {r["id"]: loads(r["body"]) for r in self.store.ngsild_query(tenant)}
+            self._mirror[tenant] = m
+        return m
+
     # writes -------------------------------------------------------------------------------------
-    def _prepare_mapped(self, tenant: str, ent: dict, when: str) -> tuple[str | None, list[dict]]:
+    def _prepare_mapped(self, tenant: str, ent: dict, when: str,
+                        names: list[str] | None = None) -> tuple[str | None, list[dict]]:
         """Station and observation rows of a mapped entity (validated, nothing written yet)."""
         kind = mapping.kind_of(ent)
         if kind is None:
             return None, []
-        sid, station, rows, problems = mapping.rows_for(ent, when=when)
+        only = None if names is None else {mapping.short(n) for n in names}
+        sid, station, rows, problems = mapping.rows_for(ent, when=when, only=only)
         known = self._stations.get(sid)
         if known is None:
             row = self.store.get_station(sid)
@@ -225,28 +286,41 @@ class Broker:
         station["_kind"] = kind
         return sid, [station, *rows]
 
-    def _write_mapped(self, tenant: str, prepared: list[tuple[str, list[dict]]]) -> None:
+    def _write_mapped(self, tenant: str, items: list[tuple["_Job", list]]) -> dict:
+        """Stations and observations of the mapped entities of one tenant in a group: one ingest call
+        (validation, unit conversion, ``store.write_observations``). Returns the jobs all of whose
+        observations were refused (their entities are then not written)."""
         from nagar.ingest.service import ingest_rows
 
         rows: list[dict] = []
-        for sid, items in prepared:
-            station, obs = items[0], items[1:]
-            if station.pop("_new") or station.pop("_kind", None) == "Device":
-                station.pop("_kind", None)
-                current = self.store.get_station(sid)
-                params = sorted(set((current or {}).get("parameters") or []) | set(station["parameters"]))
-                self.store.upsert_station({**station, "parameters": params})
-            self._stations[sid] = tenant
-            rows.extend(obs)
+        owner: list = []
+        for job, prepared in items:
+            for sid, its in prepared:
+                station, obs = dict(its[0]), its[1:]
+                kind = station.pop("_kind", None)
+                if station.pop("_new") or kind == "Device":
+                    current = self.store.get_station(sid)
+                    params = sorted(set((current or {}).get("parameters") or []) | set(station["parameters"]))
+                    self.store.upsert_station({**station, "parameters": params})
+                self._stations[sid] = tenant
+                rows.extend(obs)
+                owner.extend([job] * len(obs))
         if not rows:
-            return
+            return {}
         try:
             res = ingest_rows(self.store, rows=rows, settings=self.settings, scope=frozenset({tenant}))
         except NagarError as exc:
-            raise BadRequestData(f"observations refused: {exc.message}", field=exc.field) from None
-        if res.rejected and not (res.inserted or res.updated):
-            why = "; ".join(f"{e.field}: {e.reason}" for e in res.errors[:5])
-            raise BadRequestData(f"every observation of the entity was refused: {why}", field="value")
+            err = BadRequestData(f"observations refused: {exc.message}", field=exc.field)
+            return {job: err for job, _ in items}
+        bad: dict = {}
+        for e in res.errors:
+            bad.setdefault(owner[e.index], []).append(f"{e.field}: {e.reason}")
+        failed = {}
+        for job, n in _count(owner).items():
+            if len(bad.get(job, ())) == n:
+                failed[job] = BadRequestData("every observation of the entity was refused: "
+                                             + "; ".join(bad[job][:5]), field="value")
+        return failed
 
     def _history(self, ent: dict, names: Iterable[str]) -> list[dict]:
         out = []
@@ -259,58 +333,217 @@ class Broker:
                             "value_num": num, "value_text": dumps(v), "instance": dumps(inst)})
         return out
 
-    def commit(self, tenant: str, changes: list[tuple[dict | None, dict | None, list[str]]]) -> None:
-        """Write ``(before, after, changed attribute names)`` triples in one transaction: mapped
-        entities' observations first (so a refused observation writes nothing), then the entities,
-        their history, the cache, and the subscriptions' queue."""
+    def _current(self, tenant: str, eid: str) -> dict | None:
+        """The entity as the write being planned sees it: staged by an earlier write of the same group
+        commit, else stored."""
+        batch = getattr(self._tl, "batch", None)
+        if batch is not None and (tenant, eid) in batch.staged:
+            return batch.staged[(tenant, eid)]
+        return self._load(tenant, eid)
+
+    def commit(self, tenant: str, changes: list[tuple[dict | None, dict | None, list[str]]], *,
+               hist_del: list[tuple] = ()) -> None:
+        """Stage ``(before, after, changed attribute names)`` triples in the current group commit (the
+        writer thread's batch); mapped entities are validated and their stations resolved now, so a bad
+        one fails only its own request."""
+        batch = getattr(self._tl, "batch", None)
+        if batch is None:  # not planned in the writer thread: run as a job of its own
+            self.submit(self.commit, tenant, changes, hist_del=hist_del).result()
+            return
         now = _now()
         prepared = []
-        for before, after, _ in changes:
+        for before, after, names in changes:
             if after is not None:
-                sid, items = self._prepare_mapped(tenant, after, now)
+                sid, items = self._prepare_mapped(tenant, after, now, names)
                 if sid is not None:
                     after["station"] = sid
                     prepared.append((sid, items))
-        if prepared:
-            self._write_mapped(tenant, prepared)
-        put, delete, history = [], [], []
-        for before, after, names in changes:
-            if after is None:
-                delete.append(before["id"])
-                continue
-            put.append({"id": after["id"], "types": dumps(after["type"]), "body": dumps(after),
-                        "station": after.get("station"), "created_at": E.parse_time(after["createdAt"], "createdAt"),
-                        "modified_at": E.parse_time(after["modifiedAt"], "modifiedAt")})
-            history.extend(self._history(after, names))
-        try:
-            self.store.ngsild_write(tenant, put=put, delete=delete, history=history)
-        except NagarError as exc:
+        batch.stage(tenant, changes, prepared, list(hist_del))
+
+    # group commit ---------------------------------------------------------------------------------
+    def submit(self, fn, *args, audit: tuple | None = None, **kw) -> Future:
+        """Queue a write (``fn(*args, **kw)``, planned in the writer thread) for the next group commit.
+        ``audit``: (actor, action, city, target, details or details(result)) recorded after the commit."""
+        fut: Future = Future()
+        self._ensure_writer()
+        self._jobs.put(_Job(fn, args, kw, fut, audit))
+        return fut
+
+    def _ensure_writer(self) -> None:
+        if self._writer is None or not self._writer.is_alive():
             with self._lock:
-                for b, a, _ in changes:
-                    self._cache.pop((tenant, (a or b)["id"]), None)
-            raise exc
+                if self._writer is None or not self._writer.is_alive():
+                    self._writer = threading.Thread(target=self._writer_loop, name="ngsild-writer", daemon=True)
+                    self._writer.start()
+
+    def stop(self) -> None:
+        if self._writer is not None and self._writer.is_alive():
+            self._jobs.put(None)
+            self._writer.join(10)
+
+    def _writer_loop(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            jobs = [job]
+            deadline = time.monotonic() + self.commit_delay
+            while len(jobs) < MAX_GROUP:
+                try:
+                    left = deadline - time.monotonic()
+                    nxt = self._jobs.get(timeout=left) if left > 0 else self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._run_group(jobs)
+                    return
+                jobs.append(nxt)
+            self._run_group(jobs)
+
+    def _run_group(self, jobs: list["_Job"]) -> None:
+        """Plan every job against the staged state, write all in one transaction, audit, answer."""
+        batch = _Batch()
+        self._tl.batch = batch
+        planned = []
+        try:
+            for job in jobs:
+                if not job.future.set_running_or_notify_cancel():
+                    continue
+                batch.job = job
+                mark = batch.mark()
+                try:
+                    job.result = job.fn(*job.args, **job.kw)
+                    planned.append(job)
+                except BaseException as exc:  # this request's own error (BadRequestData, ResourceNotFound, ...)
+                    batch.rollback(mark)
+                    job.future.set_exception(exc)
+        finally:
+            self._tl.batch = None
+        if not planned:
+            return
+        try:
+            failed = self._flush(batch)
+        except BaseException as exc:  # the store failed: nothing of the group is acknowledged
+            with self._lock:
+                for (t, eid) in batch.staged:
+                    self._cache.pop((t, eid), None)
+            for job in planned:
+                job.future.set_exception(exc)
+            return
+        by_actor: dict[tuple, list] = {}
+        for job in planned:
+            if job in failed:
+                job.future.set_exception(failed[job])
+            elif job.audit is not None:
+                by_actor.setdefault((job.audit[0], job.audit[2]), []).append(job)
+        audit_error = None
+        for (actor, city), group in by_actor.items():
+            try:
+                self._audit(actor, city, group)
+            except BaseException as exc:  # noqa: BLE001 - reported to the requests of this group
+                audit_error = exc
+                for job in group:
+                    job.future.set_exception(exc)
+        for job in planned:
+            if not job.future.done():
+                job.future.set_result(job.result)
+        if audit_error is not None:
+            log.error("ngsild audit record failed: %s", audit_error)
+
+    def _audit(self, actor: str, city: str, group: list["_Job"]) -> None:
+        from nagar.security import audit
+
+        def details(job):
+            d = job.audit[4]
+            return d(job.result) if callable(d) else d
+
+        if len(group) == 1:
+            job = group[0]
+            audit.record(self.store, actor=actor, action=job.audit[1], city=city, target=job.audit[3],
+                         details=details(job))
+            return
+        ops = [[j.audit[1], j.audit[3]] for j in group]
+        audit.record(self.store, actor=actor, action="ngsild.group", city=city, target=f"{len(group)} operations",
+                     details={"operations": ops[:200], "more": max(0, len(ops) - 200)})
+
+    def _flush(self, batch: "_Batch") -> dict:
+        """Write a planned group: observations of mapped entities (per tenant, through the ingest path),
+        then every entity change in one transaction; returns the jobs that failed at this stage."""
+        failed: dict = {}
+        by_tenant: dict[str, list] = {}
+        for job, tenant, prepared in batch.obs:
+            by_tenant.setdefault(tenant, []).append((job, prepared))
+        for tenant, items in by_tenant.items():
+            failed.update(self._write_mapped(tenant, items))
+        if failed:
+            bad_keys = {(t, (a or b)["id"]) for job, t, b, a, _ in batch.changes if job in failed}
+            for job, t, b, a, _ in batch.changes:  # later writes built on a failed one fail with it
+                if job not in failed and (t, (a or b)["id"]) in bad_keys:
+                    failed[job] = next(iter(failed.values()))
+        writes: dict[str, dict] = {}
+        folded: dict[tuple, list] = {}
+        for job, tenant, before, after, names in batch.changes:
+            if job in failed:
+                continue
+            w = writes.setdefault(tenant, {"history": [], "hist_del": []})
+            if after is not None:
+                w["history"].extend(self._history(after, names))
+            key = (tenant, (after or before)["id"])
+            if key in folded:
+                folded[key][1] = after
+            else:
+                folded[key] = [before, after]
+        for job, tenant, hd in batch.hist_del:
+            if job not in failed:
+                writes.setdefault(tenant, {"history": [], "hist_del": []})["hist_del"].extend(hd)
+        for (tenant, eid), (before, after) in folded.items():
+            w = writes[tenant]
+            if after is None:
+                w.setdefault("delete", []).append(eid)
+            else:
+                w.setdefault("put", []).append({
+                    "id": eid, "types": dumps(after["type"]), "body": dumps(after), "station": after.get("station"),
+                    "created_at": E.parse_time(after["createdAt"], "createdAt"),
+                    "modified_at": E.parse_time(after["modifiedAt"], "modifiedAt")})
+        if writes:
+            self.store.ngsild_write_many(writes)
         if self.cached:
-            for before, after, _ in changes:
-                self._remember((tenant, (after or before)["id"]), after)
-        for _, items in prepared:
-            self._obs.pop(items[0]["id"], None)
+            for (tenant, eid), (before, after) in folded.items():
+                self._remember((tenant, eid), after)
+                m = self._mirror.get(tenant)
+                if m is not None:
+                    if after is None:
+                        m.pop(eid, None)
+                    else:
+                        m[eid] = after
+        for job, tenant, prepared in batch.obs:
+            for sid, _ in prepared:
+                self._obs.pop(sid, None)
         if self.subscriptions is not None:
-            self.subscriptions.changed(tenant, changes)
+            per: dict[str, list] = {}
+            for job, tenant, before, after, names in batch.changes:
+                if job not in failed:
+                    per.setdefault(tenant, []).append((before, after, names))
+            for tenant, changes in per.items():
+                self.subscriptions.changed(tenant, changes)
+        return failed
 
     # entity operations (clause 5.6) -------------------------------------------------------------
+    @_in_writer
     def create(self, tenant: str, body: Any, ctx: Context) -> dict:
         """Clause 5.6.1 "Create Entity": AlreadyExists (409) if the id is taken."""
         ent = E.parse_entity(body, ctx)
-        if self._load(tenant, ent["id"]) is not None:
+        if self._current(tenant, ent["id"]) is not None:
             raise AlreadyExists(f"entity {ent['id']} already exists", field="id")
         self.commit(tenant, [(None, ent, list(ent["attrs"]))])
         return ent
 
+    @_in_writer
     def replace(self, tenant: str, eid: str, body: Any, ctx: Context) -> None:
         """Clause 5.6.18 (V1.6.1 "Replace Entity", PUT): every attribute is replaced; the id in the body,
         if any, must be the path's."""
         E.check_uri(eid, "entityId")
-        old = self._load(tenant, eid)
+        old = self._current(tenant, eid)
         if old is None:
             raise ResourceNotFound(f"no entity {eid}", field="entityId")
         if isinstance(body, dict) and "id" in body and body["id"] != eid:
@@ -321,14 +554,16 @@ class Broker:
         ent["createdAt"] = old["createdAt"]
         self.commit(tenant, [(old, ent, list(ent["attrs"]))])
 
+    @_in_writer
     def delete(self, tenant: str, eid: str) -> None:
         """Clause 5.6.6 "Delete Entity"."""
         E.check_uri(eid, "entityId")
-        old = self._load(tenant, eid)
+        old = self._current(tenant, eid)
         if old is None:
             raise ResourceNotFound(f"no entity {eid}", field="entityId")
         self.commit(tenant, [(old, None, list(old["attrs"]))])
 
+    @_in_writer
     def append(self, tenant: str, eid: str, body: Any, ctx: Context, *, no_overwrite: bool) -> dict:
         """Clause 5.6.3 "Append Entity Attributes" (``options=noOverwrite`` keeps existing ones)."""
         old = self._need(tenant, eid)
@@ -343,6 +578,7 @@ class Broker:
             self.commit(tenant, [(old, ent, [ctx.expand(u) for u in updated])])
         return {"updated": updated, "notUpdated": not_updated}
 
+    @_in_writer
     def update_attrs(self, tenant: str, eid: str, body: Any, ctx: Context) -> dict:
         """Clause 5.6.2 "Update Entity Attributes": only attributes that exist are replaced."""
         old = self._need(tenant, eid)
@@ -355,7 +591,7 @@ class Broker:
 
     def _need(self, tenant: str, eid: str) -> dict:
         E.check_uri(eid, "entityId")
-        old = self._load(tenant, eid)
+        old = self._current(tenant, eid)
         if old is None:
             raise ResourceNotFound(f"no entity {eid}", field="entityId")
         return old
@@ -392,6 +628,7 @@ class Broker:
         ent = {**old, "attrs": attrs, "modifiedAt": now if updated else old["modifiedAt"]}
         return ent, updated, not_updated
 
+    @_in_writer
     def patch_attr(self, tenant: str, eid: str, attr: str, body: Any, ctx: Context) -> None:
         """Clause 5.6.4 "Partial Attribute update": the instance chosen by ``datasetId`` (default: the
         one without) gets the members sent."""
@@ -422,6 +659,7 @@ class Broker:
         ent = {**old, "attrs": {**old["attrs"], name: insts}, "modifiedAt": now}
         self.commit(tenant, [(old, ent, [name])])
 
+    @_in_writer
     def delete_attr(self, tenant: str, eid: str, attr: str, ctx: Context, *, dataset_id: str | None,
                     delete_all: bool) -> None:
         """Clause 5.6.5 "Delete Entity Attribute" (one instance by ``datasetId``, or ``deleteAll``)."""
@@ -444,8 +682,7 @@ class Broker:
         else:
             del attrs[name]
         ent = {**old, "attrs": attrs, "modifiedAt": _now()}
-        self.commit(tenant, [(old, ent, [])])
-        self.store.ngsild_delete_history(tenant, eid, name, dataset_id, delete_all)
+        self.commit(tenant, [(old, ent, [])], hist_del=[(eid, name, dataset_id, delete_all)])
 
     # batch operations (clause 5.6.7-5.6.10) -----------------------------------------------------
     def _batch_items(self, body: Any, ctx_of) -> list:
@@ -457,6 +694,7 @@ class Broker:
             raise BadRequestData(f"a batch holds at most {MAX_BATCH} entities", field="body")
         return body
 
+    @_in_writer
     def batch(self, tenant: str, op: str, body: Any, ctx_of, *, mode: str = "replace",
               no_overwrite: bool = False) -> dict:
         """BatchOperationResult ``{"success": [ids], "errors": [{"entityId", "error": ProblemDetails}]}``
@@ -469,7 +707,7 @@ class Broker:
         staged: dict[str, dict | None] = {}
 
         def current(eid: str) -> dict | None:
-            return staged[eid] if eid in staged else self._load(tenant, eid)
+            return staged[eid] if eid in staged else self._current(tenant, eid)
 
         for item in items:
             eid = item.get("id") if isinstance(item, dict) else item if isinstance(item, str) else None
@@ -524,8 +762,53 @@ class Broker:
                 ids = list(dict.fromkeys((a or b)["id"] for b, a, _ in changes))
                 errors.extend({"entityId": i, "error": problem_of(exc)} for i in ids)
                 success = []
-        created = [(a or b)["id"] for b, a, _ in _last_per_id(changes) if b is None and a is not None] if success else []
+        created = [a["id"] for b, a, _ in _last_per_id(changes) if b is None and a is not None] if success else []
         return {"success": list(dict.fromkeys(success)), "errors": errors, "created": created}
+
+
+def _count(items: list) -> dict:
+    out: dict = {}
+    for x in items:
+        out[x] = out.get(x, 0) + 1
+    return out
+
+
+class _Job:
+    __slots__ = ("fn", "args", "kw", "future", "audit", "result")
+
+    def __init__(self, fn, args, kw, future, audit):
+        self.fn, self.args, self.kw, self.future, self.audit, self.result = fn, args, kw, future, audit, None
+
+
+class _Batch:
+    """What the jobs of one group commit have planned so far."""
+
+    def __init__(self):
+        self.job = None
+        self.staged: dict[tuple[str, str], dict | None] = {}
+        self.changes: list[tuple] = []
+        self.obs: list[tuple] = []
+        self.hist_del: list[tuple] = []
+
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.changes), len(self.obs), len(self.hist_del)
+
+    def rollback(self, mark: tuple[int, int, int]) -> None:
+        del self.changes[mark[0]:]
+        del self.obs[mark[1]:]
+        del self.hist_del[mark[2]:]
+        self.staged = {}
+        for _, t, b, a, _ in self.changes:
+            self.staged[(t, (a or b)["id"])] = a
+
+    def stage(self, tenant: str, changes: list, prepared: list, hist_del: list) -> None:
+        for before, after, names in changes:
+            self.changes.append((self.job, tenant, before, after, names))
+            self.staged[(tenant, (after or before)["id"])] = after
+        if prepared:
+            self.obs.append((self.job, tenant, prepared))
+        if hist_del:
+            self.hist_del.append((self.job, tenant, hist_del))
 
 
 def _last_per_id(changes: list) -> list:
@@ -556,11 +839,21 @@ def broker_of(store, settings) -> Broker:
     return b
 
 
+def start(store, settings) -> None:
+    """App start: create the store's broker now, so that its write listener (subscriptions notified of
+    observations from any path) is registered before the first NGSI-LD request. A store without the
+    NGSI-LD tables (a test double) is left alone."""
+    if hasattr(store, "ngsild_get") and hasattr(store, "on_write"):
+        broker_of(store, settings)
+
+
 def shutdown(store) -> None:
     """Stop the store's broker's notification worker (app shutdown)."""
     b = store.__dict__.get("_ngsild_broker")
-    if b is not None and b.subscriptions is not None:
-        b.subscriptions.stop()
+    if b is not None:
+        b.stop()
+        if b.subscriptions is not None:
+            b.subscriptions.stop()
 
 
 _CREATE = threading.Lock()

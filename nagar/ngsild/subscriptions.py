@@ -111,7 +111,8 @@ def render_subscription(row: dict) -> dict:
     out["isActive"] = sub.get("isActive", True)
     n = dict(out.get("notification") or {})
     n["timesSent"] = row["times_sent"]
-    n["status"] = "failed" if row["last_failure"] and (not row["last_success"] or row["last_failure"] > row["last_success"]) else "ok"
+    failing = row["last_failure"] and (not row["last_success"] or row["last_failure"] > row["last_success"])
+    n["status"] = "failed" if failing else "ok"
     for k in ("last_notification", "last_success", "last_failure"):
         if row[k] is not None:
             t = row[k] if row[k].tzinfo else row[k].replace(tzinfo=timezone.utc)
@@ -134,6 +135,7 @@ class Subscriptions:
         self.store = broker.store
         self._q: queue.Queue = queue.Queue(maxsize=100_000)
         self._subs: dict[str, list[dict]] = {}
+        self._any: bool | None = None
         self._last: dict[tuple[str, str], float] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -148,6 +150,7 @@ class Subscriptions:
         if not self.store.ngsild_put_subscription(tenant, sub["id"], dumps(sub), create=True):
             raise AlreadyExists(f"subscription {sub['id']} already exists", field="id")
         self._subs.pop(tenant, None)
+        self._any = None
         return sub
 
     def get(self, tenant: str, sub_id: str) -> dict:
@@ -166,11 +169,13 @@ class Subscriptions:
 
         self.store.ngsild_put_subscription(tenant, sub_id, dumps(sub), create=False)
         self._subs.pop(tenant, None)
+        self._any = None
 
     def delete(self, tenant: str, sub_id: str) -> None:
         if not self.store.ngsild_delete_subscription(tenant, sub_id):
             raise ResourceNotFound(f"no subscription {sub_id}", field="subscriptionId")
         self._subs.pop(tenant, None)
+        self._any = None
 
     # fan-out ------------------------------------------------------------------------------------
     def changed(self, tenant: str, changes: list) -> None:
@@ -186,6 +191,40 @@ class Subscriptions:
             self._q.put_nowait((tenant, [(a, names) for _, a, names in changes if a is not None]))
         except queue.Full:
             log.warning("ngsild notification queue full; changes of %s dropped", tenant)
+
+    def observed(self, by_station: dict[str, set[str]]) -> None:
+        """Observations arrived for these stations (parameters): queue, never block the writer."""
+        if self._any is None:
+            self._any = bool(self.store.ngsild_subscriptions())
+        if not self._any:  # the common case: a cheap no-op for every ingest path
+            return
+        self._ensure_thread()
+        try:
+            self._q.put_nowait(("observed", by_station))
+        except queue.Full:
+            log.warning("ngsild notification queue full; observations of %s dropped", sorted(by_station))
+
+    def _observed(self, by_station: dict[str, set[str]]) -> None:
+        """Notify the subscriptions of the mapped entities of stations whose observations changed, with the
+        attributes backed by those parameters as the changed ones."""
+        from .context import CORE
+        from .service import loads
+        from .temporal import observation_backed
+
+        for sid, params in by_station.items():
+            st = self.store.get_station(sid)
+            if st is None:
+                continue
+            tenant = st["city"]
+            changes = []
+            for row in self.store.ngsild_query(tenant, station=sid):
+                ent = loads(row["body"])
+                backed = observation_backed(ent)
+                names = [iri for iri, p in backed.items() if p in params]
+                names += [CORE.expand(p) for p in params if p not in backed.values()]
+                changes.append((ent, names))
+            if changes:
+                self._deliver(tenant, changes)
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -213,7 +252,10 @@ class Subscriptions:
             if item is None:
                 break
             try:
-                self._deliver(*item)
+                if item[0] == "observed":
+                    self._observed(item[1])
+                else:
+                    self._deliver(*item)
             except Exception:  # a bad subscription must not stop the worker
                 log.exception("ngsild notification failed")
 

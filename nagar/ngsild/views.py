@@ -9,20 +9,75 @@ bearer token or ``X-API-Key``, as a FIWARE IoT Agent sends).
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import re
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
+from nagar.core.errors import NagarError
 from nagar.security import audit
 from nagar.security.permissions import Perm, require, resolve_principal
-from nagar.store.deps import SettingsDep, StoreDep
 
 from . import context as C
 from . import entities as E
-from .errors import BadRequestData, InvalidRequest, OperationNotSupported
+from .errors import BadRequestData, InvalidRequest, OperationNotSupported, UnsupportedMediaType
 from .service import Broker, broker_of, dumps, limit_check, loads
 
 router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"])
+
+
+def install(app) -> None:
+    """Mount the router, and the NGSI-LD credential cache with its fast path as the innermost middleware
+    (inside Nagar's security headers, rate and body limits; see :mod:`nagar.ngsild.credentials`)."""
+    from starlette.middleware import Middleware
+
+    from .credentials import CredentialCache
+
+    app.include_router(router)
+    app.user_middleware.append(Middleware(CredentialCache, fast=fast_path))
+
+
+_HOT = re.compile(r"^/ngsi-ld/v1/entities/([^/]+)(?:/attrs/([^/]+))?$")
+_FAST_GET = {"options", "format", "attrs", "lang"}
+FAST_ANSWERS = [0]
+"""How many answers the fast path gave (tests check that it is used)."""
+
+
+async def fast_path(scope, receive, send, p) -> bool:
+    """Answer ``GET /entities/{id}`` or ``PATCH /entities/{id}/attrs/{attr}`` for a known caller ``p``
+    exactly as the routes below would (their ``require`` check, tenancy, validation, audit, errors), without
+    FastAPI's routing and dependency resolution; False leaves the request to the routes (anything else,
+    or a caller the route would refuse before its body: 401/403 come from ``require``)."""
+    m = _HOT.match(scope["path"])
+    if m is None:
+        return False
+    eid, attr = m.group(1), m.group(2)
+    method = scope["method"]
+    if not ((method == "GET" and attr is None) or (method == "PATCH" and attr is not None)):
+        return False
+    if method == "PATCH" and (not p.authenticated or p.scope(Perm.WRITE) == frozenset()):
+        return False
+    request = Request(scope, receive)
+    qp = request.query_params
+    if set(qp.keys()) - (_FAST_GET if method == "GET" else set()) or any(len(qp.getlist(k)) > 1 for k in qp):
+        return False
+    app = scope["app"]
+    b = broker_of(app.state.store, app.state.settings)
+    tenant = request.headers.get("ngsild-tenant")
+    try:
+        if method == "GET":
+            response = await retrieve_entity(eid, request, b, tenant, qp.get("attrs"), qp.get("options"),
+                                             qp.get("format"), qp.get("lang"))
+        else:
+            response = await patch_attr(eid, attr, request, b, tenant)
+    except NagarError as exc:
+        from fastapi.responses import JSONResponse
+
+        response = JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    FAST_ANSWERS[0] += 1
+    await response(scope, receive, send)
+    return True
 
 _OBJ = {"type": "object"}
 _ARR = {"type": "array"}
@@ -51,8 +106,13 @@ def _spec(perm: Perm, *, body: dict | None = None, ok: dict[int, Any]) -> dict:
     return kw
 
 
-def _broker(request: Request, store, settings) -> Broker:
-    return broker_of(store, settings)
+async def _broker_dep(request: Request) -> Broker:
+    """The app's broker over the app's store (``app.state``, as StoreDep / SettingsDep read it). An async
+    dependency, so a request does not pay a thread-pool hop for it."""
+    return broker_of(request.app.state.store, request.app.state.settings)
+
+
+BrokerDep = Annotated[Broker, Depends(_broker_dep)]
 
 
 def _tenant(request: Request, b: Broker, header: str | None, write: bool = False) -> str:
@@ -65,12 +125,7 @@ async def _body(request: Request) -> tuple[Any, C.Context]:
     Link header and the body has none; with application/ld+json it is in the body)."""
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if ctype not in _JSONLD:
-        from nagar.core.errors import NagarError
-
-        class Unsupported(NagarError):
-            status_code, code = 415, "unsupported_media_type"
-
-        raise Unsupported("send application/json or application/ld+json", field="Content-Type")
+        raise UnsupportedMediaType("send application/json or application/ld+json", field="Content-Type")
     raw = await request.body()
     try:
         body = loads(raw)
@@ -129,9 +184,15 @@ def _json(request: Request, data: Any, ctx: C.Context, status: int = 200, header
     return Response(dumps(data), status_code=status, media_type="application/json", headers=h)
 
 
-def _audit(store, request: Request, action: str, tenant: str, target: str, details: dict | None = None) -> None:
-    audit.record(store, actor=resolve_principal(request).actor, action=action, city=tenant, target=target,
-                 details=details)
+def _audit(store, request: Request, action: str, tenant: str, target: str) -> None:
+    audit.record(store, actor=resolve_principal(request).actor, action=action, city=tenant, target=target)
+
+
+async def _write(request: Request, op, b: Broker, tenant: str, *args, action: str, target: str, details=None, **kw):
+    """Queue a write for the broker's next group commit and wait for it without blocking the event loop;
+    the write is audited (``details`` may be a function of the result) before the answer is sent."""
+    fut = op.submit(b, tenant, *args, audit=(resolve_principal(request).actor, action, tenant, target, details), **kw)
+    return await asyncio.wrap_future(fut)
 
 
 def _attrs_param(attrs: str | None, ctx: C.Context) -> set[str] | None:
@@ -143,20 +204,19 @@ def _attrs_param(attrs: str | None, ctx: C.Context) -> set[str] | None:
 # entities (clauses 5.6.1-5.6.6, 5.7.1, 5.7.2; binding 6.4-6.7) -----------------------------------------
 @router.post("/entities", status_code=201, summary="Create an entity (201 + Location; 409 AlreadyExists)",
              **_spec(Perm.WRITE, body=_OBJ, ok={201: None}))
-async def create_entity(request: Request, store: StoreDep, settings: SettingsDep,
+async def create_entity(request: Request, b: BrokerDep,
                         tenant: str | None = TenantH) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant, write=True)
     body, ctx = await _body(request)
-    ent = b.create(t, body, ctx)
-    _audit(store, request, "ngsild.entity.create", t, ent["id"])
+    ent = await _write(request, Broker.create, b, t, body, ctx, action="ngsild.entity.create",
+                       target=str(body.get("id")) if isinstance(body, dict) else "?")
     return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/entities/{ent['id']}"})
 
 
 @router.get("/entities", summary="Query entities (id, idPattern, type, attrs, q, geo-query; limit/offset/count)",
             **_spec(Perm.READ, ok={200: _ARR}))
-def query_entities(
-    request: Request, store: StoreDep, settings: SettingsDep, tenant: str | None = TenantH,
+async def query_entities(
+    request: Request, b: BrokerDep, tenant: str | None = TenantH,
     id: str | None = Query(None, description="Comma-separated entity ids"),
     idPattern: str | None = Query(None), type: str | None = Query(None, examples=["AirQualityObserved"]),
     attrs: str | None = Query(None), q: str | None = Query(None, examples=["pm25>10"]),
@@ -165,7 +225,6 @@ def query_entities(
     lang: str | None = Query(None), limit: int = Query(20, ge=0), offset: int = Query(0, ge=0),
     count: bool = Query(False),
 ) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant)
     ctx = _ctx_out(request)
     return _query(request, b, t, ctx, ids=id.split(",") if id else None, id_pattern=idPattern, types=type,
@@ -197,11 +256,10 @@ def _query(request, b: Broker, t: str, ctx: C.Context, *, ids, id_pattern, types
 
 @router.get("/entities/{entityId}", summary="Retrieve an entity (normalized, concise or keyValues)",
             **_spec(Perm.READ, ok={200: _OBJ}))
-def retrieve_entity(entityId: str, request: Request, store: StoreDep, settings: SettingsDep,
+async def retrieve_entity(entityId: str, request: Request, b: BrokerDep,
                     tenant: str | None = TenantH, attrs: str | None = Query(None),
                     options: str | None = Query(None), format: str | None = Query(None),
                     lang: str | None = Query(None)) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant)
     ctx = _ctx_out(request)
     fmt_, opts = _options(options, format)
@@ -212,24 +270,20 @@ def retrieve_entity(entityId: str, request: Request, store: StoreDep, settings: 
 
 @router.put("/entities/{entityId}", status_code=204, summary="Replace an entity",
             **_spec(Perm.WRITE, body=_OBJ, ok={204: None}))
-async def replace_entity(entityId: str, request: Request, store: StoreDep, settings: SettingsDep,
+async def replace_entity(entityId: str, request: Request, b: BrokerDep,
                          tenant: str | None = TenantH) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant, write=True)
     body, ctx = await _body(request)
-    b.replace(t, entityId, body, ctx)
-    _audit(store, request, "ngsild.entity.replace", t, entityId)
+    await _write(request, Broker.replace, b, t, entityId, body, ctx, action="ngsild.entity.replace", target=entityId)
     return Response(status_code=204)
 
 
 @router.delete("/entities/{entityId}", status_code=204, summary="Delete an entity",
                **_spec(Perm.WRITE, ok={204: None}))
-def delete_entity(entityId: str, request: Request, store: StoreDep, settings: SettingsDep,
+async def delete_entity(entityId: str, request: Request, b: BrokerDep,
                   tenant: str | None = TenantH) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant, write=True)
-    b.delete(t, entityId)
-    _audit(store, request, "ngsild.entity.delete", t, entityId)
+    await _write(request, Broker.delete, b, t, entityId, action="ngsild.entity.delete", target=entityId)
     return Response(status_code=204)
 
 
@@ -245,55 +299,51 @@ _UPDATE_RESULT = {"type": "object", "properties": {"updated": _ARR, "notUpdated"
 @router.post("/entities/{entityId}/attrs", status_code=204,
              summary="Append attributes (options=noOverwrite keeps existing ones; 207 lists those not updated)",
              **_spec(Perm.WRITE, body=_OBJ, ok={204: None, 207: _UPDATE_RESULT}))
-async def append_attrs(entityId: str, request: Request, store: StoreDep, settings: SettingsDep,
+async def append_attrs(entityId: str, request: Request, b: BrokerDep,
                        tenant: str | None = TenantH, options: str | None = Query(None)) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant, write=True)
     _, opts = _options(options, None)
     body, ctx = await _body(request)
-    res = b.append(t, entityId, body, ctx, no_overwrite="noOverwrite" in opts)
-    _audit(store, request, "ngsild.attrs.append", t, entityId, {"updated": res["updated"]})
+    res = await _write(request, Broker.append, b, t, entityId, body, ctx, no_overwrite="noOverwrite" in opts,
+                       action="ngsild.attrs.append", target=entityId, details=lambda r: {"updated": r["updated"]})
     return _update_result(request, res)
 
 
 @router.patch("/entities/{entityId}/attrs", status_code=204,
               summary="Update existing attributes (207 lists those not updated)",
               **_spec(Perm.WRITE, body=_OBJ, ok={204: None, 207: _UPDATE_RESULT}))
-async def update_attrs(entityId: str, request: Request, store: StoreDep, settings: SettingsDep,
+async def update_attrs(entityId: str, request: Request, b: BrokerDep,
                        tenant: str | None = TenantH) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant, write=True)
     body, ctx = await _body(request)
-    res = b.update_attrs(t, entityId, body, ctx)
-    _audit(store, request, "ngsild.attrs.update", t, entityId, {"updated": res["updated"]})
+    res = await _write(request, Broker.update_attrs, b, t, entityId, body, ctx, action="ngsild.attrs.update",
+                       target=entityId, details=lambda r: {"updated": r["updated"]})
     return _update_result(request, res)
 
 
 @router.patch("/entities/{entityId}/attrs/{attrId}", status_code=204, summary="Partial attribute update",
               **_spec(Perm.WRITE, body=_OBJ, ok={204: None}))
-async def patch_attr(entityId: str, attrId: str, request: Request, store: StoreDep, settings: SettingsDep,
+async def patch_attr(entityId: str, attrId: str, request: Request, b: BrokerDep,
                      tenant: str | None = TenantH) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant, write=True)
     body, ctx = await _body(request)
-    b.patch_attr(t, entityId, attrId, body, ctx)
-    _audit(store, request, "ngsild.attr.update", t, entityId, {"attr": attrId})
+    await _write(request, Broker.patch_attr, b, t, entityId, attrId, body, ctx, action="ngsild.attr.update",
+                 target=entityId, details={"attr": attrId})
     return Response(status_code=204)
 
 
 @router.delete("/entities/{entityId}/attrs/{attrId}", status_code=204,
                summary="Delete an attribute (datasetId= one instance, deleteAll=true every instance)",
                **_spec(Perm.WRITE, ok={204: None}))
-def delete_attr(entityId: str, attrId: str, request: Request, store: StoreDep, settings: SettingsDep,
+async def delete_attr(entityId: str, attrId: str, request: Request, b: BrokerDep,
                 tenant: str | None = TenantH, datasetId: str | None = Query(None),
                 deleteAll: bool = Query(False)) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant, write=True)
     if datasetId is not None:
         E.check_uri(datasetId, "datasetId")
-    b.delete_attr(t, entityId, attrId, _ctx_out(request), dataset_id=datasetId, delete_all=deleteAll)
-    _audit(store, request, "ngsild.attr.delete", t, entityId, {"attr": attrId, "datasetId": datasetId,
-                                                               "deleteAll": deleteAll})
+    await _write(request, Broker.delete_attr, b, t, entityId, attrId, _ctx_out(request), dataset_id=datasetId,
+                 delete_all=deleteAll, action="ngsild.attr.delete", target=entityId,
+                 details={"attr": attrId, "datasetId": datasetId, "deleteAll": deleteAll})
     return Response(status_code=204)
 
 
@@ -302,8 +352,7 @@ _BATCH_RESULT = {"type": "object", "properties": {"success": _ARR, "errors": _AR
 _ok_batch = {201: _ARR, 204: None, 207: _BATCH_RESULT}
 
 
-async def _batch(request: Request, store, settings, tenant, op: str, **kw) -> Response:
-    b = _broker(request, store, settings)
+async def _batch(request: Request, b: Broker, tenant, op: str, **kw) -> Response:
     t = _tenant(request, b, tenant, write=True)
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     body, ctx = await _body_batch(request, ctype)
@@ -319,9 +368,9 @@ async def _batch(request: Request, store, settings, tenant, op: str, **kw) -> Re
             raise BadRequestData("with application/json the @context goes in a Link header", field="@context")
         return ctx
 
-    res = b.batch(t, op, body, ctx_of, **kw)
-    _audit(store, request, f"ngsild.batch.{op}", t, f"{len(res['success'])} entities",
-           {"success": len(res["success"]), "errors": len(res["errors"])})
+    res = await _write(request, Broker.batch, b, t, op, body, ctx_of, action=f"ngsild.batch.{op}",
+                       target=f"{len(body) if isinstance(body, list) else 0} entities",
+                       details=lambda r: {"success": len(r["success"]), "errors": len(r["errors"])}, **kw)
     created = res.pop("created")
     if res["errors"]:
         return Response(dumps(res), status_code=207, media_type="application/json")
@@ -345,43 +394,42 @@ async def _body_batch(request: Request, ctype: str) -> tuple[Any, C.Context]:
 @router.post("/entityOperations/create", status_code=201,
              summary="Batch create (201 ids; 207 BatchOperationResult when some fail)",
              **_spec(Perm.WRITE, body=_ARR, ok=_ok_batch))
-async def batch_create(request: Request, store: StoreDep, settings: SettingsDep,
+async def batch_create(request: Request, b: BrokerDep,
                        tenant: str | None = TenantH) -> Response:
-    return await _batch(request, store, settings, tenant, "create")
+    return await _batch(request, b, tenant, "create")
 
 
 @router.post("/entityOperations/upsert", status_code=204,
              summary="Batch upsert (options=replace (default) or update; 201 when entities were created)",
              **_spec(Perm.WRITE, body=_ARR, ok=_ok_batch))
-async def batch_upsert(request: Request, store: StoreDep, settings: SettingsDep, tenant: str | None = TenantH,
+async def batch_upsert(request: Request, b: BrokerDep, tenant: str | None = TenantH,
                        options: str | None = Query(None)) -> Response:
     _, opts = _options(options, None)
     if "update" in opts and "replace" in opts:
         raise BadRequestData("options update and replace exclude each other", field="options")
-    return await _batch(request, store, settings, tenant, "upsert", mode="update" if "update" in opts else "replace")
+    return await _batch(request, b, tenant, "upsert", mode="update" if "update" in opts else "replace")
 
 
 @router.post("/entityOperations/update", status_code=204, summary="Batch update attributes (noOverwrite)",
              **_spec(Perm.WRITE, body=_ARR, ok=_ok_batch))
-async def batch_update(request: Request, store: StoreDep, settings: SettingsDep, tenant: str | None = TenantH,
+async def batch_update(request: Request, b: BrokerDep, tenant: str | None = TenantH,
                        options: str | None = Query(None)) -> Response:
     _, opts = _options(options, None)
-    return await _batch(request, store, settings, tenant, "update", no_overwrite="noOverwrite" in opts)
+    return await _batch(request, b, tenant, "update", no_overwrite="noOverwrite" in opts)
 
 
 @router.post("/entityOperations/delete", status_code=204, summary="Batch delete (a JSON array of entity ids)",
              **_spec(Perm.WRITE, body=_ARR, ok=_ok_batch))
-async def batch_delete(request: Request, store: StoreDep, settings: SettingsDep,
+async def batch_delete(request: Request, b: BrokerDep,
                        tenant: str | None = TenantH) -> Response:
-    return await _batch(request, store, settings, tenant, "delete")
+    return await _batch(request, b, tenant, "delete")
 
 
 @router.post("/entityOperations/query", summary="Query entities with a Query body (clause 5.7.2, binding 6.23)",
              **_spec(Perm.READ, body=_OBJ, ok={200: _ARR}))
-async def post_query(request: Request, store: StoreDep, settings: SettingsDep, tenant: str | None = TenantH,
+async def post_query(request: Request, b: BrokerDep, tenant: str | None = TenantH,
                      limit: int = Query(20, ge=0), offset: int = Query(0, ge=0), count: bool = Query(False),
                      options: str | None = Query(None), format: str | None = Query(None)) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant)
     body, ctx = await _body(request)
     if not isinstance(body, dict) or body.get("type", "Query") != "Query":
@@ -413,71 +461,68 @@ async def post_query(request: Request, store: StoreDep, settings: SettingsDep, t
 # subscriptions (clauses 5.8.1-5.8.5; binding 6.10-6.11) ------------------------------------------
 @router.post("/subscriptions", status_code=201, summary="Create a subscription (201 + Location)",
              **_spec(Perm.WRITE, body=_OBJ, ok={201: None}))
-async def create_subscription(request: Request, store: StoreDep, settings: SettingsDep,
+async def create_subscription(request: Request, b: BrokerDep,
                               tenant: str | None = TenantH) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant, write=True)
     body, ctx = await _body(request)
     spec = body.get("@context") if isinstance(body, dict) and "@context" in body else \
         C.parse_link(request.headers.get("link"))
     sub = b.subscriptions.create(t, body, spec, ctx)
-    _audit(store, request, "ngsild.subscription.create", t, sub["id"])
+    _audit(b.store, request, "ngsild.subscription.create", t, sub["id"])
     return Response(status_code=201, headers={"Location": f"/ngsi-ld/v1/subscriptions/{sub['id']}"})
 
 
 @router.get("/subscriptions", summary="List subscriptions", **_spec(Perm.READ, ok={200: _ARR}))
-def list_subscriptions(request: Request, store: StoreDep, settings: SettingsDep, tenant: str | None = TenantH,
+def list_subscriptions(request: Request, b: BrokerDep, tenant: str | None = TenantH,
                        limit: int = Query(20, ge=0), offset: int = Query(0, ge=0)) -> Response:
     from .subscriptions import render_subscription
 
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant)
     limit_check(limit)
-    rows = store.ngsild_subscriptions(t)[offset:offset + limit]
+    rows = b.store.ngsild_subscriptions(t)[offset:offset + limit]
     return _json(request, [render_subscription(r) for r in rows], C.CORE)
 
 
 @router.get("/subscriptions/{subscriptionId}", summary="Retrieve a subscription (with its status)",
             **_spec(Perm.READ, ok={200: _OBJ}))
-def retrieve_subscription(subscriptionId: str, request: Request, store: StoreDep, settings: SettingsDep,
+def retrieve_subscription(subscriptionId: str, request: Request, b: BrokerDep,
                           tenant: str | None = TenantH) -> Response:
     from .subscriptions import render_subscription
 
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant)
     return _json(request, render_subscription(b.subscriptions.get(t, subscriptionId)), C.CORE)
 
 
 @router.patch("/subscriptions/{subscriptionId}", status_code=204, summary="Update a subscription",
               **_spec(Perm.WRITE, body=_OBJ, ok={204: None}))
-async def update_subscription(subscriptionId: str, request: Request, store: StoreDep, settings: SettingsDep,
+async def update_subscription(subscriptionId: str, request: Request, b: BrokerDep,
                               tenant: str | None = TenantH) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant, write=True)
     body, ctx = await _body(request)
     b.subscriptions.update(t, subscriptionId, body, ctx)
-    _audit(store, request, "ngsild.subscription.update", t, subscriptionId)
+    _audit(b.store, request, "ngsild.subscription.update", t, subscriptionId)
     return Response(status_code=204)
 
 
 @router.delete("/subscriptions/{subscriptionId}", status_code=204, summary="Delete a subscription",
                **_spec(Perm.WRITE, ok={204: None}))
-def delete_subscription(subscriptionId: str, request: Request, store: StoreDep, settings: SettingsDep,
+def delete_subscription(subscriptionId: str, request: Request, b: BrokerDep,
                         tenant: str | None = TenantH) -> Response:
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant, write=True)
     b.subscriptions.delete(t, subscriptionId)
-    _audit(store, request, "ngsild.subscription.delete", t, subscriptionId)
+    _audit(b.store, request, "ngsild.subscription.delete", t, subscriptionId)
     return Response(status_code=204)
 
 
-_ = OperationNotSupported
-
 
 # temporal (clauses 5.7.3, 5.7.4; binding 6.18-6.19) --------------------------------------------------
-def _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt, endTimeAt, lastN):
+def _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt, endTimeAt, lastN,
+                   timeproperty=None):
     from . import temporal as TM
 
+    if timeproperty not in (None, "observedAt"):
+        raise OperationNotSupported(f"timeproperty {timeproperty!r}: this broker keeps history by observedAt only",
+                                    field="timeproperty")
     opts = {o.strip() for o in (options or "").split(",") if o.strip()}
     bad = opts - {"temporalValues", "aggregatedValues", "sysAttrs"}
     if bad:
@@ -498,48 +543,47 @@ def _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt, en
 @router.get("/temporal/entities/{entityId}",
             summary="Temporal evolution of an entity (timerel, lastN, temporalValues, aggregatedValues)",
             **_spec(Perm.READ, ok={200: _OBJ}))
-def temporal_entity(entityId: str, request: Request, store: StoreDep, settings: SettingsDep,
+def temporal_entity(entityId: str, request: Request, b: BrokerDep,
                     tenant: str | None = TenantH, attrs: str | None = Query(None),
                     timerel: str | None = Query(None), timeAt: str | None = Query(None),
                     endTimeAt: str | None = Query(None), lastN: int | None = Query(None),
                     options: str | None = Query(None), aggrMethods: str | None = Query(None),
-                    aggrPeriodDuration: str | None = Query(None)) -> Response:
+                    aggrPeriodDuration: str | None = Query(None),
+                    timeproperty: str | None = Query(None)) -> Response:
     from . import temporal as TM
 
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant)
     ctx = _ctx_out(request)
-    start, end, methods, period, fmt, origin = _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt,
-                                                      endTimeAt, lastN)
+    start, end, methods, period, fmt, origin = _temporal_args(
+        options, aggrMethods, aggrPeriodDuration, timerel, timeAt, endTimeAt, lastN, timeproperty)
     ent = b.get(t, entityId)
-    return _json(request, TM.temporal_entity(store, t, ent, ctx, attrs=_attrs_param(attrs, ctx), start=start,
+    return _json(request, TM.temporal_entity(b.store, t, ent, ctx, attrs=_attrs_param(attrs, ctx), start=start,
                                              end=end, last_n=lastN, fmt=fmt, methods=methods, period_s=period,
                                              origin=origin), ctx)
 
 
 @router.get("/temporal/entities", summary="Query the temporal evolution of entities",
             **_spec(Perm.READ, ok={200: _ARR}))
-def temporal_query(request: Request, store: StoreDep, settings: SettingsDep, tenant: str | None = TenantH,
+def temporal_query(request: Request, b: BrokerDep, tenant: str | None = TenantH,
                    id: str | None = Query(None), idPattern: str | None = Query(None),
                    type: str | None = Query(None), attrs: str | None = Query(None), q: str | None = Query(None),
                    timerel: str | None = Query(None), timeAt: str | None = Query(None),
                    endTimeAt: str | None = Query(None), lastN: int | None = Query(None),
                    options: str | None = Query(None), aggrMethods: str | None = Query(None),
                    aggrPeriodDuration: str | None = Query(None), limit: int = Query(20, ge=0),
-                   offset: int = Query(0, ge=0)) -> Response:
+                   offset: int = Query(0, ge=0), timeproperty: str | None = Query(None)) -> Response:
     from . import temporal as TM
 
-    b = _broker(request, store, settings)
     t = _tenant(request, b, tenant)
     ctx = _ctx_out(request)
     limit_check(limit)
-    start, end, methods, period, fmt, origin = _temporal_args(options, aggrMethods, aggrPeriodDuration, timerel, timeAt,
-                                                      endTimeAt, lastN)
+    start, end, methods, period, fmt, origin = _temporal_args(
+        options, aggrMethods, aggrPeriodDuration, timerel, timeAt, endTimeAt, lastN, timeproperty)
     if not (id or idPattern or type or attrs or q):
         raise BadRequestData("a temporal query needs at least one of id, idPattern, type, attrs or q", field="type")
     attr_set = _attrs_param(attrs, ctx)
     found = b.query(t, ids=id.split(",") if id else None, id_pattern=idPattern, types=type, q=q, ctx=ctx,
                     attrs=attr_set)[offset:offset + limit]
-    return _json(request, [TM.temporal_entity(store, t, e, ctx, attrs=attr_set, start=start, end=end, last_n=lastN,
+    return _json(request, [TM.temporal_entity(b.store, t, e, ctx, attrs=attr_set, start=start, end=end, last_n=lastN,
                                               fmt=fmt, methods=methods, period_s=period, origin=origin)
                         for e in found], ctx)

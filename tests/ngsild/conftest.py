@@ -47,14 +47,15 @@ class Api:
         return self.c.delete(url, headers=self._h(headers, tenant), **kw)
 
 
-@pytest.fixture
-def world(tmp_path):
-    store = DuckDBStore(tmp_path / "n.duckdb")
+@pytest.fixture(scope="module")
+def _world(tmp_path_factory):
+    """One store, app and client per test module (building an app costs ~0.4 s); each test starts from
+    empty NGSI-LD tables and observations (see ``world``)."""
+    tmp = tmp_path_factory.mktemp("ngsild")
+    store = DuckDBStore(":memory:")  # API behaviour only; durability is the store tests' business
     store.upsert_city(DHAKA)
     store.upsert_city(CTG)
-    store.upsert_station(dict(id="dhaka-agargaon", city="dhaka", name="Agargaon", lat=23.78, lon=90.38,
-                              parameters=["pm25"]))
-    app = create_app(Settings(secret_key="s" * 32, db=tmp_path / "unused.duckdb", ip_rate_per_s=1e6, ip_burst=10**6,
+    app = create_app(Settings(secret_key="s" * 32, db=tmp / "unused.duckdb", ip_rate_per_s=1e6, ip_burst=10**6,
                               key_rate_per_s=1e6, key_burst=10**6), store=store)
     oper = make_user(store, "oper", roles={"dhaka": "operator"})
     analyst = make_user(store, "ana", roles={"dhaka": "analyst"})
@@ -62,6 +63,27 @@ def world(tmp_path):
         yield {"api": Api(client, bearer(app, oper), store, app), "client": client, "store": store, "app": app,
                "analyst": bearer(app, analyst)}
     store.close()
+
+
+def _reset(store) -> None:
+    from nagar.ngsild.service import shutdown
+
+    shutdown(store)
+    b = store.__dict__.pop("_ngsild_broker", None)
+    if b is not None:
+        store.off_write(b._observations_written)
+    with store._tx() as con:
+        for table in ("ngsild_entities", "ngsild_history", "ngsild_subscriptions", "observations", "stations"):
+            con.execute(f"DELETE FROM {table}")
+    store._stations.clear()
+    store.upsert_station(dict(id="dhaka-agargaon", city="dhaka", name="Agargaon", lat=23.78, lon=90.38,
+                              parameters=["pm25"]))
+
+
+@pytest.fixture
+def world(_world):
+    _reset(_world["store"])
+    return _world
 
 
 @pytest.fixture

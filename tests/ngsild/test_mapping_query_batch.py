@@ -191,3 +191,16 @@ def test_batch_operations(api):
     assert r.json()["errors"][0]["error"]["type"] == ERR + "ResourceNotFound"
     assert api.get(E + "/urn:ngsi-ld:Bin:0").status_code == 404
     assert api.post(ops + "delete", []).status_code == 400
+
+
+def test_updating_one_attribute_writes_only_its_observation(api):
+    """Mapping: a partial update (clause 5.6.4) of pm10 writes one pm10 observation; pm25, unchanged, is
+    not written again; without observedAt the new value is observed at the time of the write."""
+    body = aqo(pm25=20.0, when="2024-05-01T00:00:00Z")
+    body["pm10"] = {"type": "Property", "value": 40.0}
+    assert api.post(E, body).status_code == 201
+    assert api.patch(E + "/urn:ngsi-ld:AirQualityObserved:dhaka-agargaon/attrs/pm10", {"value": 45.0}).status_code == 204
+    obs = api.store.observations(stations=["dhaka-agargaon"]).to_pylist()
+    assert sorted((o["parameter"], o["value"]) for o in obs) == [("pm10", 40.0), ("pm10", 45.0), ("pm25", 20.0)]
+    new = next(o for o in obs if o["value"] == 45.0)
+    assert new["time"].year >= 2025

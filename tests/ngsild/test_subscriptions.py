@@ -99,3 +99,23 @@ def test_throttling_pause_failure_and_crud(api, receiver):
     bad = api.post(S, {"type": "Subscription", "entities": [{"type": "Vehicle"}],
                        "notification": {"endpoint": {"uri": "ftp://x"}}})
     assert bad.status_code == 400
+
+
+def test_observations_from_another_path_notify(api, receiver):
+    """Clause 5.11 with Nagar's mapping: readings of a mapped station that arrive through the ingest API
+    (not NGSI-LD) change the AirQualityObserved entity, so a subscription watching pm25 is notified with
+    the new value (Nagar's canonical unit)."""
+    url, got, _ = receiver
+    r = api.post(E, {"id": "urn:ngsi-ld:AirQualityObserved:dhaka-agargaon", "type": "AirQualityObserved",
+                     "dateObserved": "2024-06-01T00:00:00Z", "pm25": 10.0})
+    assert r.status_code == 201, r.text
+    r = api.post(S, {"type": "Subscription", "entities": [{"type": "AirQualityObserved"}],
+                     "watchedAttributes": ["pm25"], "notification": {"format": "keyValues",
+                                                                     "endpoint": {"uri": url + "/ok"}}})
+    assert r.status_code == 201
+    r = api.c.post("/api/v1/observations", headers=api.auth, json=[
+        {"station": "dhaka-agargaon", "parameter": "pm25", "time": "2024-06-01T01:00:00Z", "value": 77.0,
+         "unit": "µg/m³"}])
+    assert r.status_code == 200 and r.json()["inserted"] == 1
+    assert _wait(lambda: len(got) == 1)
+    assert got[0][1]["data"][0]["pm25"] == 77.0

@@ -52,3 +52,40 @@ def test_aggregated_temporal_representation(api):
     assert day[0]["flow"]["avg"][0][0] == 5.0  # (1+3+3+8+10)/5
     assert api.get(TE + "/urn:ngsi-ld:Meter:1", params={"aggrMethods": "avg", "aggrPeriodDuration": "P1M"}
                    ).status_code == 400
+
+
+def test_observation_backed_attributes_come_from_the_observations_table(api):
+    """Temporal evolution (clause 5.7.3) of an AirQualityObserved's pm25: Nagar's observations of the
+    mapped station, whatever path brought them (here two through NGSI-LD, one through the ingest API);
+    aggregated over P1D from 00:00: avg (10 + 20 + 60) / 3 = 30, max 60, totalCount 3."""
+    r = api.post(E, {"id": "urn:ngsi-ld:AirQualityObserved:dhaka-agargaon", "type": "AirQualityObserved",
+                     "dateObserved": "2024-03-01T01:00:00Z", "pm25": {"type": "Property", "value": 10.0},
+                     "name": "Agargaon"})
+    assert r.status_code == 201, r.text
+    assert api.patch(E + "/urn:ngsi-ld:AirQualityObserved:dhaka-agargaon/attrs/pm25",
+                     {"value": 20.0, "observedAt": "2024-03-01T02:00:00Z"}).status_code == 204
+    r = api.c.post("/api/v1/observations", headers=api.auth, json=[
+        {"station": "dhaka-agargaon", "parameter": "pm25", "time": "2024-03-01T03:00:00Z", "value": 60.0,
+         "unit": "µg/m³"}])
+    assert r.status_code == 200
+    url = TE + "/urn:ngsi-ld:AirQualityObserved:dhaka-agargaon"
+    got = api.get(url, params={"attrs": "pm25"}).json()
+    assert [(i["value"], i["observedAt"], i["unitCode"]) for i in got["pm25"]] == [
+        (10.0, "2024-03-01T01:00:00Z", "GQ"), (20.0, "2024-03-01T02:00:00Z", "GQ"), (60.0, "2024-03-01T03:00:00Z", "GQ")]
+    assert api.get(url, params={"attrs": "pm25", "lastN": 1, "options": "temporalValues"}).json()["pm25"] == {
+        "type": "Property", "values": [[60.0, "2024-03-01T03:00:00Z"]]}
+    agg = api.get(url, params={"aggrMethods": "avg,max,totalCount", "aggrPeriodDuration": "P1D",
+                               "timerel": "after", "timeAt": "2024-03-01T00:00:00Z"}).json()
+    assert agg["pm25"]["avg"] == [[30.0, "2024-03-01T00:00:00Z", "2024-03-02T00:00:00Z"]]
+    assert agg["pm25"]["max"][0][0] == 60.0 and agg["pm25"]["totalCount"][0][0] == 3
+    # a generic (string) attribute of the same entity comes from the attribute history: counted, no average
+    assert agg["name"]["totalCount"][0][0] == 1 and agg["name"]["avg"][0][0] is None
+    assert api.get(url).json()["name"][0]["value"] == "Agargaon"
+
+
+def test_unsupported_timeproperty(api):
+    """Clause 5.5.2: an operation the broker does not support is OperationNotSupported (422); here
+    timeproperty=modifiedAt (history is kept by observedAt)."""
+    _series(api)
+    r = api.get(TE + "/urn:ngsi-ld:Meter:1", params={"timeproperty": "modifiedAt"})
+    assert r.status_code == 422 and r.json()["type"] == "https://uri.etsi.org/ngsi-ld/errors/OperationNotSupported"

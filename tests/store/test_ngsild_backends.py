@@ -34,6 +34,17 @@ def test_ngsild_mixin(backend):  # noqa: F811
         sub = s.ngsild_subscriptions("dhaka", "urn:s:1")[0]
         assert sub["times_sent"] == 1 and sub["last_success"] is not None and sub["last_failure"] is None
         assert s.ngsild_delete_subscription("dhaka", "urn:s:1")
+        from tests.conftest import obs_table
+
+        s.write_observations(obs_table([("st1", "pm25", t0.replace(hour=h), v) for h, v in ((1, 10.0), (2, 20.0), (3, 60.0))]
+                                       + [("st1", "pm25", t0.replace(hour=4), 500.0, "µg/m³", "invalid")]))
+        assert [r["value"] for r in s.ngsild_observation_series("st1", "pm25")] == [10.0, 20.0, 60.0]
+        assert [r["value"] for r in s.ngsild_observation_series("st1", "pm25", last_n=1)] == [60.0]
+        agg = s.ngsild_observation_aggregate("st1", "pm25", period_s=86400, start=t0, end=t0.replace(day=2),
+                                             origin=t0)
+        assert [(r["total_count"], float(r["avg"]), float(r["max"])) for r in agg] == [(3, 30.0, 60.0)]
+        latest = s.ngsild_latest_observations("st1")
+        assert [(r["parameter"], r["value"]) for r in latest] == [("pm25", 60.0)]
         s.ngsild_write("dhaka", delete=["urn:a:1"])
         assert s.ngsild_get("dhaka", "urn:a:1") is None and s.ngsild_history("dhaka", "urn:a:1") == []
     finally:
