@@ -95,3 +95,19 @@ def test_alerts_page_speaks_bengali_with_a_24_hour_clock(chromium, alerts_server
         assert not re.search(r"AM|PM", r[1]), r[1]
         assert BENGALI.search(r[5]) and not RAW.search(r[5]), r[5]
     assert all(BENGALI.search(text) for text in rules)
+
+
+def test_alerts_and_water_pages_choose_the_city_from_a_select(chromium, alerts_server):
+    context = chromium.new_context(locale="en-GB")
+    page = context.new_page()
+    try:
+        for path in ("/alerts", "/water"):
+            page.goto(f"{alerts_server}{path}?city=dhaka&lang=bn")
+            page.wait_for_selector("body[data-state='ready'], body[data-state='error']", state="attached",
+                                   timeout=20_000)
+            options = page.eval_on_selector_all("#city-select option", "os => os.map(o => [o.value, o.textContent])")
+            assert ["dhaka", "ঢাকা"] in options, (path, options)
+            assert page.eval_on_selector("#city-select", "s => s.value") == "dhaka"
+            assert page.locator("#city-input").count() == 0
+    finally:
+        context.close()

@@ -152,6 +152,26 @@
     el.classList.toggle("error", !!isError);
     el.hidden = !text;
   }
+  /** The city <select>: every city the caller may see, by its translated name; choosing one reloads the page. */
+  function fillCities(cities) {
+    var select = document.getElementById("city-select");
+    if (!select) return;
+    if (cities.length) {
+      select.textContent = "";
+      cities.forEach(function (c) {
+        var opt = document.createElement("option");
+        opt.value = c.id;
+        opt.textContent = t(c.name);
+        if (c.id === cfg.city) opt.selected = true;
+        select.appendChild(opt);
+      });
+    }
+    select.addEventListener("change", function () { select.form.submit(); });
+  }
+  function loadCities() {
+    return getJSON(cfg.api + "/cities").then(function (r) { fillCities(r.items || []); }, function () { fillCities([]); });
+  }
+
   function cell(tr, text) {
     var td = document.createElement("td");
     td.textContent = text;
@@ -205,6 +225,7 @@
         getJSON(base + "/rules"),
         getJSON(cfg.api + "/cities/" + encodeURIComponent(cfg.city)),
         getJSON(cfg.api + "/standards").catch(function () { return { items: [] }; }),
+        loadCities(),
       ]);
     }).then(function (res) {
       ctx.city = res[2];
