@@ -69,6 +69,27 @@ DATA_MESSAGES: tuple[str, ...] = (
     N_("Bangkok"),
     N_("Hanoi"),
     N_("Jakarta"),
+    # water-quality parameters (nagar.water.parameters), named by the API in English
+    N_("pH"),
+    N_("Dissolved oxygen"),
+    N_("Biochemical oxygen demand (5 d, 20 °C)"),
+    N_("Chemical oxygen demand"),
+    N_("Total dissolved solids"),
+    N_("Turbidity"),
+    N_("Ammonia"),
+    N_("Nitrate"),
+    N_("E. coli / coliforms"),
+    N_("Arsenic"),
+    N_("Lead"),
+    # water-quality objective sets shipped in nagar/water/objectives/
+    N_("Bangladesh drinking water (ECR 1997)"),
+    N_("Bangladesh inland surface water usable by fisheries (ECR 1997)"),
+    N_("Bangladesh industrial effluent discharged into inland surface water (ECR 1997)"),
+    N_("Bangladesh inland surface water usable for irrigation (ECR 1997)"),
+    # the demo city's business-as-usual drivers source (nagar.climate.demo.DEMO_DRIVERS["source"])
+    N_("population: UN DESA World Urbanization Prospects 2018, Dhaka urban agglomeration 21,006 "
+       "thousand (2020) to 28,076 thousand (2030), 2.94 %/yr; GDP +6 %/yr, emission intensity of GDP "
+       "-2 %/yr and grid factor -1 %/yr are illustrative assumptions of the demo, not forecasts"),
 )
 
 

@@ -87,10 +87,13 @@ def test_page_draws_chart_and_markers_in_chromium(demo_server, tmp_path):
         got = m and re.search(rf'\b{name}="([^"]*)"', m.group(0))
         return got.group(1) if got else None
 
-    assert attr("ewaste", "data-state") == "ready", (attr("ewaste", "data-state"), out.stderr[-2000:])
+    assert attr("ewaste", "data-state") == "ready", (re.findall(r"id=\"status\"[^<]*", dom), out.stderr[-2000:])
     # POM 2000-2024, collection in 2025: the chart runs 2000..2025, six categories + the collection line
     assert attr("generation-box", "data-bars") == "26" and attr("generation-box", "data-datasets") == "7"
     assert attr("ewaste-map", "data-markers") == "4"
     assert dom.count("leaflet-interactive") == 4  # one circle marker per collection point
+    assert int(attr("ewaste-map", "data-outlines") or 0) >= 20  # the countries' outlines are drawn under the points
+    assert re.search(r'<div[^>]*\bid="status"[^>]*\bhidden', dom)  # no empty status bar once loaded
+    assert re.search(r'<select id="city-select" name="city"><option value="dhaka">Dhaka</option>', dom), "the city <select>"
     rows = re.search(r'<table[^>]*id="rate-table".*?<tbody>(.*?)</tbody>', dom, flags=re.S).group(1)
     assert rows.count("<tr>") == 7  # 2025: all categories + six

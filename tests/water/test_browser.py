@@ -83,3 +83,22 @@ def test_alerts_page_lists_the_demo_alerts(page, water_server):
     assert int(page.get_attribute("#events-table", "data-rows")) == len(events)
     assert page.locator("#events-table tbody tr").count() == len(events)
     assert page.problems == []
+
+
+def test_water_and_alerts_pages_name_water_parameters_in_bengali(page, water_server):
+    import re
+
+    bengali = re.compile(r"[\u0980-\u09FF]")
+    page.goto(f"{water_server}/water?city=dhaka&lang=bn")
+    _ready(page)
+    params = page.eval_on_selector_all("#parameter-select option", "os => os.map(o => o.textContent)")
+    assert "দ্রবীভূত অক্সিজেন" in params and "অ্যামোনিয়া" in params
+    sets = page.eval_on_selector_all("#objectives-select option", "os => os.map(o => o.textContent)")
+    assert sets and all(bengali.search(s) for s in sets), sets
+    cells = page.eval_on_selector_all("#exceed-table tbody tr", "trs => trs.map(r => r.cells[2].textContent)")
+    assert cells and all(bengali.search(c) for c in cells), cells
+    page.goto(f"{water_server}/alerts?city=dhaka&lang=bn")
+    _ready(page)
+    rules = page.eval_on_selector_all("#rules-table tbody tr", "trs => trs.map(r => r.cells[1].textContent)")
+    assert any("দ্রবীভূত অক্সিজেন" in r for r in rules), rules
+    assert page.problems == []

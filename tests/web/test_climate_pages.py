@@ -179,6 +179,25 @@ def test_climate_and_fund_pages_draw_in_chromium(chromium, climate_server):
         assert int(page.get_attribute("#mac-box", "data-bars")) > 0
         _drawn(page, "frontier-chart")
         _drawn(page, "mac-chart")
+        mac = page.evaluate("""() => {
+            const chart = Chart.getChart(document.getElementById('mac-chart'));
+            return {axis: chart.scales.y.max, costs: chart.data.datasets[0].data.map(p => p.cost)};
+        }""")
+        clipped = int(page.get_attribute("#mac-box", "data-clipped"))
+        y_max = page.get_attribute("#mac-box", "data-y-max")
+        if y_max:  # the axis is cut: only the few costliest bars pass it, and they are counted and said
+            assert float(y_max) == mac["axis"] < max(mac["costs"])
+            assert clipped == sum(c > mac["axis"] for c in mac["costs"]) and 0 < clipped < len(mac["costs"]) / 2
+            assert str(clipped) in page.inner_text("#mac-meta")
+        else:
+            assert clipped == 0 and mac["axis"] >= max(mac["costs"])
+        # the axis rule on worked cases: nine 500/t bars 10 t wide and one 25,000/t bar 1 t wide -> the
+        # abatement-weighted 90th percentile is 500 (90 of 91 t), 25,000 > 3 x 500, so the axis stops at the
+        # first round number >= 1.5 x 500 = 750, i.e. 800; costs within 3 x the percentile are not cut
+        bars = [{"x0": 10 * i, "x1": 10 * i + 10, "cost": 500} for i in range(9)] + [{"x0": 90, "x1": 91, "cost": 25000}]
+        assert page.evaluate("b => window.nagarFund.macAxisMax(b)", bars) == 800
+        bars[-1]["cost"] = 1400
+        assert page.evaluate("b => window.nagarFund.macAxisMax(b)", bars) is None
         assert problems == []
     finally:
         context.close()

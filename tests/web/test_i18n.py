@@ -109,3 +109,17 @@ def test_negotiate(kw, expected):
 def test_language_names_are_their_own():
     assert i18n.language_name("bn") == "বাংলা"
     assert i18n.language_name("ja") == "日本語"
+
+
+def test_data_messages_match_the_words_the_api_sends():
+    """The page translates these API strings with t(): the catalogue must hold them verbatim."""
+    from nagar.climate.demo import DEMO_DRIVERS
+    from nagar.water.objectives import shipped_sets
+    from nagar.water.parameters import PARAMETERS
+
+    data = set(i18n.DATA_MESSAGES)
+    assert {p.name for p in PARAMETERS.values()} <= data
+    assert {o.name for o in shipped_sets()} <= data
+    assert DEMO_DRIVERS["source"] in data
+    for lang in ("bn", "ja"):
+        assert i18n.gettext(lang, "Dissolved oxygen") != "Dissolved oxygen"

@@ -193,7 +193,7 @@
     document.getElementById("pathway-drivers").textContent = fmt(
       t("Business-as-usual drivers a year: population {pop}, GDP {gdp}, emission intensity {int}, grid factor {grid}. Source: {source}"),
       { pop: pct(d.population_growth), gdp: pct(d.gdp_growth), int: pct(d.intensity_change), grid: pct(d.grid_change),
-        source: path.drivers_source || "" });
+        source: path.drivers_source ? t(path.drivers_source) : "" });
     var tbody = document.querySelector("#milestone-table tbody");
     tbody.textContent = "";
     (path.milestones || []).forEach(function (m) {

@@ -86,6 +86,8 @@
   }
   function dateFormatter(options) {
     var opts = Object.assign({}, options);
+    // 24-hour clock in every language: bn-BD's default 12-hour pattern mixes Bengali digits with a Latin "AM".
+    if (opts.hour || opts.timeStyle) opts.hourCycle = "h23";
     if (state.city && state.city.timezone) opts.timeZone = state.city.timezone;
     try {
       return new Intl.DateTimeFormat(cfg.locale, opts);

@@ -13,6 +13,7 @@
     locale: body.dataset.locale || "en-GB",
     i18nUrl: body.dataset.i18nUrl,
     tileUrl: body.dataset.tileUrl || "",
+    geoUrl: body.dataset.geoUrl || "",
     city: body.dataset.city || "dhaka",
   };
   var MESSAGES = {};
@@ -56,6 +57,27 @@
     var el = document.getElementById("status");
     el.textContent = text || "";
     el.classList.toggle("error", !!isError);
+    el.hidden = !text;
+  }
+
+  /** The city <select>: every city the caller may see, by its translated name; choosing one reloads the page. */
+  function fillCities(cities) {
+    var select = document.getElementById("city-select");
+    if (!select) return;
+    if (cities.length) {
+      select.textContent = "";
+      cities.forEach(function (c) {
+        var opt = document.createElement("option");
+        opt.value = c.id;
+        opt.textContent = t(c.name);
+        if (c.id === cfg.city) opt.selected = true;
+        select.appendChild(opt);
+      });
+    }
+    select.addEventListener("change", function () { select.form.submit(); });
+  }
+  function loadCities() {
+    return getJSON(cfg.api + "/cities").then(function (r) { fillCities(r.items || []); }, function () { fillCities([]); });
   }
 
   function drawChart(gen, rates) {
@@ -122,33 +144,44 @@
     });
   }
 
-  function drawMap(points) {
+  function drawMap(points, geo) {
     var map = L.map("ewaste-map", { zoomControl: true, minZoom: 2, maxZoom: 18 });
-    if (cfg.tileUrl) {
-      L.tileLayer(cfg.tileUrl, { maxZoom: 19, attribution: t("Map tiles as configured by the city") }).addTo(map);
-    }
-    var bounds = [];
-    points.forEach(function (p) {
-      var m = L.circleMarker([p.lat, p.lon], { radius: 8, color: "#0f5c4d", fillColor: "#4f9d8b", fillOpacity: 0.8 });
-      m.bindTooltip(p.name);
-      m.addTo(map);
-      bounds.push([p.lat, p.lon]);
-    });
+    var bounds = points.map(function (p) { return [p.lat, p.lon]; });
+    // the view first: Leaflet draws vector layers only on a map that has one
     if (bounds.length) {
       map.fitBounds(bounds, { padding: [30, 30], maxZoom: 14 });
     } else {
       map.setView([23.8, 90.4], 11);
     }
+    if (cfg.tileUrl) {
+      L.tileLayer(cfg.tileUrl, { maxZoom: 19, attribution: t("Map tiles as configured by the city") }).addTo(map);
+    }
+    if (geo) {
+      // country outlines (Natural Earth, static/geo), as on the other pages' maps
+      L.geoJSON(geo, { interactive: false, style: { color: "#9fb3ad", weight: 0.6, fillColor: "#eef2ef", fillOpacity: cfg.tileUrl ? 0 : 1 } }).addTo(map);
+      map.attributionControl.addAttribution("Natural Earth");
+    }
+    document.getElementById("ewaste-map").dataset.outlines = String(geo && geo.features ? geo.features.length : 0);
+    points.forEach(function (p) {
+      var m = L.circleMarker([p.lat, p.lon], { radius: 8, color: "#0f5c4d", fillColor: "#4f9d8b", fillOpacity: 0.8 });
+      m.bindTooltip(p.name);
+      m.addTo(map);
+    });
     document.getElementById("ewaste-map").dataset.markers = String(points.length);
     document.getElementById("points-meta").textContent = String(points.length);
   }
 
   function start() {
-    getJSON(cfg.i18nUrl)
-      .catch(function () { return { messages: {} }; })
-      .then(function (i18n) {
-        MESSAGES = i18n.messages || {};
-        return Promise.all([cityApi("/collection-rate"), cityApi("/points")]);
+    var geo = null;
+    Promise.all([
+      getJSON(cfg.i18nUrl).catch(function () { return { messages: {} }; }),
+      cfg.geoUrl ? getJSON(cfg.geoUrl).catch(function () { return null; }) : Promise.resolve(null),
+    ])
+      .then(function (first) {
+        MESSAGES = first[0].messages || {};
+        geo = first[1];
+        setStatus(t("Loading…"));
+        return Promise.all([cityApi("/collection-rate"), cityApi("/points"), loadCities()]);
       })
       .then(function (res) {
         // model up to the last year with collection data, so that both show side by side
@@ -162,11 +195,12 @@
         var gen = res[0], rates = res[1], points = res[2].items || [];
         if (gen) drawChart(gen, rates);
         fillTable(rates);
-        drawMap(points);
+        drawMap(points, geo);
         body.dataset.state = "ready";
         setStatus(gen ? "" : t("No put-on-market data for this city yet."));
       })
       .catch(function (e) {
+        if (window.console) console.error(e);
         body.dataset.state = "error";
         setStatus(e.status === 404 ? t("City not found, or not visible to you.") : t("Could not load the data."), true);
       });

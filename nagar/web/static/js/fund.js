@@ -200,16 +200,66 @@
       ctx.save();
       bars.forEach(function (b) {
         var left = x.getPixelForValue(b.x0), right = x.getPixelForValue(b.x1);
-        var top = y.getPixelForValue(b.cost), bottom = y.getPixelForValue(0);
+        var top = y.getPixelForValue(b.clipped ? y.max : b.cost), bottom = y.getPixelForValue(0);
+        var w = Math.max(1, right - left);
         ctx.fillStyle = b.colour;
-        ctx.fillRect(left, top, Math.max(1, right - left), bottom - top);
+        ctx.fillRect(left, top, w, bottom - top);
         ctx.strokeStyle = "#ffffff";
         ctx.lineWidth = 0.5;
-        ctx.strokeRect(left, top, Math.max(1, right - left), bottom - top);
+        ctx.strokeRect(left, top, w, bottom - top);
+        if (b.clipped) {
+          // a bar taller than the axis: a white break across it near the top and its real cost above
+          ctx.strokeStyle = "#ffffff";
+          ctx.lineWidth = 2;
+          ctx.beginPath();
+          ctx.moveTo(left, top + 9);
+          ctx.lineTo(left + w, top + 5);
+          ctx.moveTo(left, top + 14);
+          ctx.lineTo(left + w, top + 10);
+          ctx.stroke();
+          ctx.fillStyle = "#102420";
+          if (w >= 28) {
+            ctx.font = "11px system-ui, sans-serif";
+            ctx.textAlign = "center";
+            ctx.textBaseline = "top";
+            ctx.fillText("↑ " + short(b.cost), left + w / 2, top + 16);
+          } else {
+            ctx.beginPath();  // too narrow to carry its figure: a small arrowhead above it (hover for the cost)
+            ctx.moveTo(left + w / 2 - 4, top - 1);
+            ctx.lineTo(left + w / 2 + 4, top - 1);
+            ctx.lineTo(left + w / 2, top - 7);
+            ctx.fill();
+          }
+        }
       });
       ctx.restore();
     },
   };
+
+  /** The cost axis' top. A MAC curve is read by area: when a few projects that abate little cost far more per
+   * tonne than the rest, a full axis squashes the wide bars. So when the highest cost is more than three times
+   * the 90th percentile of cost weighted by abatement (the cost below which 90 % of the curve's width lies),
+   * the axis stops at a round number 1.5 times that percentile; taller bars are cut and marked.
+   * null: no cut needed. */
+  function macAxisMax(bars) {
+    var pos = bars.filter(function (b) { return b.cost > 0 && b.x1 > b.x0; })
+      .sort(function (a, b) { return a.cost - b.cost; });
+    if (pos.length < 4) return null;
+    var total = pos.reduce(function (sum, b) { return sum + (b.x1 - b.x0); }, 0);
+    var acc = 0, p90 = pos[pos.length - 1].cost;
+    for (var i = 0; i < pos.length; i++) {
+      acc += pos[i].x1 - pos[i].x0;
+      if (acc >= 0.9 * total) { p90 = pos[i].cost; break; }
+    }
+    var max = pos[pos.length - 1].cost;
+    if (!(p90 > 0) || max <= 3 * p90) return null;
+    var target = p90 * 1.5;
+    var step = Math.pow(10, Math.floor(Math.log10(target)));
+    return [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map(function (m) { return m * step; })
+      .filter(function (v) { return v >= target; })[0];
+  }
+
+  window.nagarFund = { macAxisMax: macAxisMax };  // for the page tests
 
   function drawMac(items, currency) {
     var sorted = items.filter(function (p) { return costPerTonne(p) !== null; })
@@ -221,24 +271,39 @@
       x += w;
     });
     var maxCost = bars.reduce(function (m, b) { return Math.max(m, b.cost); }, 0);
+    var minCost = bars.reduce(function (m, b) { return Math.min(m, b.cost); }, 0);
+    var yMax = macAxisMax(bars);
+    var clipped = 0;
+    bars.forEach(function (b) {
+      b.clipped = yMax !== null && b.cost > yMax;
+      if (b.clipped) clipped++;
+    });
     new Chart(document.getElementById("mac-chart"), {
       type: "scatter",
       data: {
         datasets: [{
           label: t("Cost per tonne"), pointRadius: 0, pointHoverRadius: 0, showLine: false,
-          data: bars.map(function (b) { return { x: (b.x0 + b.x1) / 2, y: b.cost, name: b.name }; }),
+          data: bars.map(function (b) { return { x: (b.x0 + b.x1) / 2, y: b.clipped ? yMax : b.cost, cost: b.cost, name: b.name }; }),
         }],
       },
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
         scales: {
           x: { type: "linear", min: 0, max: x || 1, title: { display: true, text: t("Cumulative lifetime abatement (t CO₂e)") }, ticks: { callback: function (v) { return short(v); } } },
-          y: { min: 0, suggestedMax: maxCost * 1.05 || 1, title: { display: true, text: fmt(t("Cost per tonne ({currency}/t CO₂e)"), { currency: currency }) }, ticks: { callback: function (v) { return short(v); } } },
+          y: {
+            min: Math.min(0, minCost), max: yMax === null ? undefined : yMax, suggestedMax: maxCost * 1.05 || 1,
+            title: {
+              display: true,
+              text: fmt(clipped ? t("Cost per tonne ({currency}/t CO₂e), axis cut at {max}") : t("Cost per tonne ({currency}/t CO₂e)"),
+                { currency: currency, max: short(yMax) }),
+            },
+            ticks: { callback: function (v) { return short(v); } },
+          },
         },
         plugins: {
           legend: { display: false },
           macBars: { bars: bars },
-          tooltip: { callbacks: { label: function (c) { return c.raw.name + ": " + num(c.raw.y) + " " + currency; } } },
+          tooltip: { callbacks: { label: function (c) { return c.raw.name + ": " + num(c.raw.cost) + " " + currency; } } },
         },
       },
       plugins: [macPlugin],
@@ -257,7 +322,13 @@
       li.appendChild(document.createTextNode(sectorLabel(p.sector)));
       legend.appendChild(li);
     });
-    document.getElementById("mac-box").dataset.bars = String(bars.length);
+    var box = document.getElementById("mac-box");
+    box.dataset.bars = String(bars.length);
+    box.dataset.clipped = String(clipped);
+    box.dataset.yMax = yMax === null ? "" : String(yMax);
+    document.getElementById("mac-meta").textContent = clipped
+      ? fmt(t("{n} bars taller than the axis are cut (marked ↑ with their cost)"), { n: clipped })
+      : "";
   }
 
   // ----------------------------------------------------------------------------------- start

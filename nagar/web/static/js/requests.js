@@ -28,7 +28,7 @@
     });
   }
   var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 1 });
-  var df = new Intl.DateTimeFormat(cfg.locale, { dateStyle: "medium", timeStyle: "short" });
+  var df = new Intl.DateTimeFormat(cfg.locale, { dateStyle: "medium", timeStyle: "short", hourCycle: "h23" });
 
   function getJSON(url) {
     return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) {

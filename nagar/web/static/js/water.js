@@ -153,7 +153,7 @@
       var pts = h.items.map(function (i) { return { x: Date.parse(i.time), y: i.value }; });
       var xs = pts.map(function (p) { return p.x; });
       var x0 = xs.length ? Math.min.apply(null, xs) : 0, x1 = xs.length ? Math.max.apply(null, xs) : 1;
-      var sets = [{ label: h.parameter_name + " (" + h.unit + ")", data: pts, borderColor: "#2c6e8f", backgroundColor: "#2c6e8f", showLine: true, tension: 0, pointRadius: 3 }];
+      var sets = [{ label: t(h.parameter_name) + " (" + h.unit + ")", data: pts, borderColor: "#2c6e8f", backgroundColor: "#2c6e8f", showLine: true, tension: 0, pointRadius: 3 }];
       if (h.upper !== null) sets.push({ label: t("Upper limit"), data: [{ x: x0, y: h.upper }, { x: x1, y: h.upper }], borderColor: "#d7301f", borderDash: [6, 4], pointRadius: 0, showLine: true });
       if (h.lower !== null) sets.push({ label: t("Lower limit"), data: [{ x: x0, y: h.lower }, { x: x1, y: h.lower }], borderColor: "#7a4b9c", borderDash: [6, 4], pointRadius: 0, showLine: true });
       if (state.chart) state.chart.destroy();
@@ -174,6 +174,12 @@
     });
   }
 
+  /** A water parameter's name in the page's language (the API names it in English). */
+  function parameterName(key) {
+    for (var j = 0; j < state.parameters.length; j++) if (state.parameters[j].key === key) return t(state.parameters[j].name);
+    return key;
+  }
+
   function drawExceedances(res) {
     var tbody = document.querySelector("#exceed-table tbody");
     tbody.textContent = "";
@@ -181,7 +187,7 @@
       var tr = document.createElement("tr");
       cell(tr, df.format(new Date(i.time)));
       cell(tr, i.station);
-      cell(tr, i.parameter);
+      cell(tr, parameterName(i.parameter));
       cell(tr, i.qualifier + num(i.value) + " " + i.unit, "num");
       cell(tr, (i.side === "lower" ? "≥ " : "≤ ") + num(i.objective), "num");
       tbody.appendChild(tr);
@@ -206,6 +212,26 @@
     });
   }
 
+  /** The city <select>: every city the caller may see, by its translated name; choosing one reloads the page. */
+  function fillCities(cities) {
+    var select = document.getElementById("city-select");
+    if (!select) return;
+    if (cities.length) {
+      select.textContent = "";
+      cities.forEach(function (c) {
+        var opt = document.createElement("option");
+        opt.value = c.id;
+        opt.textContent = t(c.name);
+        if (c.id === cfg.city) opt.selected = true;
+        select.appendChild(opt);
+      });
+    }
+    select.addEventListener("change", function () { select.form.submit(); });
+  }
+  function loadCities() {
+    return getJSON(cfg.api + "/cities").then(function (r) { fillCities(r.items || []); }, function () { fillCities([]); });
+  }
+
   function fail(err) {
     if (window.console) console.error(err);
     setStatus(err && err.status === 404 ? t("This city has no water-quality data you may see.") : t("Could not load the data."), true);
@@ -220,12 +246,13 @@
       MESSAGES = res[0].messages || {};
       drawLegend();
       initMap(res[1]);
-      return Promise.all([api("/objectives"), api("/stations"), api("/parameters")]);
+      return Promise.all([api("/objectives"), api("/stations"), api("/parameters"), loadCities()]);
     }).then(function (res) {
       state.objectives = res[0]["default"];
-      fillSelect("objectives-select", res[0].items.map(function (s) { return { value: s.id, label: s.name }; }), state.objectives);
+      state.parameters = res[2].items;
+      fillSelect("objectives-select", res[0].items.map(function (s) { return { value: s.id, label: t(s.name) }; }), state.objectives);
       fillSelect("station-select", res[1].items.map(function (s) { return { value: s.id, label: s.name }; }), res[1].items.length ? res[1].items[0].id : "");
-      fillSelect("parameter-select", res[2].items.map(function (p) { return { value: p.key, label: p.name }; }), "do");
+      fillSelect("parameter-select", res[2].items.map(function (p) { return { value: p.key, label: t(p.name) }; }), "do");
       document.getElementById("objectives-select").addEventListener("change", function (e) {
         state.objectives = e.target.value;
         load().catch(fail);
