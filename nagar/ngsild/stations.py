@@ -24,8 +24,10 @@ so a new reading shows at once. Water stations (``nagar.water``'s own table) are
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
+from operator import itemgetter
 
 from . import mapping
 from .context import CORE
@@ -35,6 +37,7 @@ PREFIX = "urn:ngsi-ld:AirQualityObserved:"
 TTL_S = 5.0
 VIEW = "_view"
 """Member marking an entity as a station view (internal; never rendered, removed when it is stored)."""
+_first = itemgetter(0)
 _AQO = CORE.expand("AirQualityObserved")
 _NAME, _LOCATION, _DATE = CORE.expand("name"), CORE.expand("location"), CORE.expand("dateObserved")
 
@@ -97,13 +100,15 @@ class StationViews:
     def merge(self, tenant: str, ids: list[str] | None, stored) -> list[tuple[str, dict]]:
         """Query candidates: the stored ones (``(id, entity)`` pairs, by id) and the tenant's views (by
         ``ids`` when given), in id order; a stored entity wins over a view of the same id."""
-        pairs = list(stored)
-        have = {k for k, _ in pairs}
         views = self.of(tenant)
-        extra = [(k, views[k]) for k in (views if ids is None else set(ids) & views.keys()) if k not in have]
-        if not extra:
-            return pairs
-        return sorted(pairs + extra, key=lambda kv: kv[0])
+        if not views:
+            return stored
+        pairs = list(stored)
+        for k in (views if ids is None else set(ids) & views.keys()):
+            i = bisect.bisect_left(pairs, k, key=_first)
+            if i == len(pairs) or pairs[i][0] != k:  # a stored entity of the same id wins (views lag creations)
+                pairs.insert(i, (k, views[k]))
+        return pairs
 
     # changes ------------------------------------------------------------------------------------
     def observed(self, by_station: dict[str, set[str]]) -> None:
