@@ -113,18 +113,25 @@ class StationViews:
     # changes ------------------------------------------------------------------------------------
     def observed(self, by_station: dict[str, set[str]]) -> None:
         """Observations written (any path): a station no build knows, or a parameter a view lacks, makes
-        the views stale (values need nothing: the overlay reads them)."""
-        with self._lock:
-            for sid, params in by_station.items():
-                hit = self._index.get(sid)
-                if hit is None:
-                    if sid not in self._known:
-                        self._views.clear()
-                        return
-                    continue
-                tenant, eid = hit
-                ent = self._views.get(tenant, (0, {}))[1].get(eid)
-                if ent is None or not params <= ent.get("_params", set()):
+        the views of its city stale (values need nothing: the overlay reads them). Readings of known
+        stations with known parameters cost two dict look-ups per station."""
+        stale: set[str] = set()
+        for sid, params in by_station.items():
+            hit = self._index.get(sid)
+            if hit is None:
+                if sid not in self._known:  # new to every build: its city's views lack it (one look-up)
+                    st = self.b.store.get_station(sid)
+                    if st is not None:
+                        stale.add(st["city"])
+                        self._known.add(sid)
+                continue
+            tenant, eid = hit
+            ent = self._views.get(tenant, (0, {}))[1].get(eid)
+            if ent is None or not params <= ent.get("_params", set()):
+                stale.add(tenant)
+        if stale:
+            with self._lock:
+                for tenant in stale:
                     self._views.pop(tenant, None)
 
     def entities_changed(self, tenant: str) -> None:

@@ -212,3 +212,13 @@ def test_subscription_hears_of_a_station_view(api):
         assert got and got[0]["data"][0]["id"] == BANANI and got[0]["data"][0]["pm25"] == 88.0
     finally:
         srv.shutdown()
+
+
+def test_a_new_station_shows_with_its_first_reading(api):
+    """Clause 5.7.2: the tenant's views are cached, and the first reading of a station they do not know
+    (ingested by HTTP) shows it at the next query, without waiting for the cache's lifetime."""
+    assert _ids(api.get(E, params={"type": "AirQualityObserved"})) == [AQO + "dhaka-agargaon"]
+    _station(api)
+    _ingest(api, [_obs("dhaka-banani", "pm25", 1, 12.5)])
+    r = api.get(E, params={"type": "AirQualityObserved", "q": "pm25==12.5"})
+    assert _ids(r) == [BANANI]
