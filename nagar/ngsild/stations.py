@@ -51,6 +51,7 @@ class StationViews:
         self._views: dict[str, tuple[float, dict[str, dict]]] = {}
         self._index: dict[str, tuple[str, str]] = {}  # station id -> (tenant, entity id) of a view
         self._known: set[str] = set()  # every station id seen by a build (views or mapped)
+        self._gen: dict[str, int] = {}  # invalidations per tenant: a build overtaken by one is not kept
 
     # building -----------------------------------------------------------------------------------
     def of(self, tenant: str) -> dict[str, dict]:
@@ -73,6 +74,7 @@ class StationViews:
         return ids, sids
 
     def _build(self, tenant: str) -> dict[str, dict]:
+        gen = self._gen.get(tenant, 0)
         ids, mapped = self._stored_stations(tenant)
         views: dict[str, dict] = {}
         stations = self.b.store.list_stations(city=tenant)
@@ -82,6 +84,8 @@ class StationViews:
                 continue
             views[eid] = self.b._overlay(_skeleton(eid, st))
         with self._lock:
+            if self._gen.get(tenant, 0) != gen:  # stale already: answer with it, do not keep it
+                return views
             self._views[tenant] = (time.monotonic(), views)
             for sid, (t, _) in list(self._index.items()):
                 if t == tenant:
@@ -132,12 +136,16 @@ class StationViews:
         if stale:
             with self._lock:
                 for tenant in stale:
-                    self._views.pop(tenant, None)
+                    self._drop(tenant)
 
     def entities_changed(self, tenant: str) -> None:
         """An NGSI-LD entity of the tenant was created or deleted: which stations have views changes."""
         with self._lock:
-            self._views.pop(tenant, None)
+            self._drop(tenant)
+
+    def _drop(self, tenant: str) -> None:
+        self._views.pop(tenant, None)
+        self._gen[tenant] = self._gen.get(tenant, 0) + 1
 
 
 def _skeleton(eid: str, st: dict) -> dict:
