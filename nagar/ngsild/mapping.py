@@ -20,6 +20,9 @@ A station that does not exist is created in the tenant's city (name from ``name`
 ``location`` when it is a Point); one that exists in another city is refused. Only the attributes a write
 changes become observations. Observation time: the attribute's ``observedAt``, else ``dateObserved`` when
 the same write sets it, else the time of the write.
+
+The other way (stations without an entity of their own shown as ``urn:ngsi-ld:AirQualityObserved:<station
+id>``, the id this rule maps back to the same station) is :mod:`nagar.ngsild.stations`.
 """
 
 from __future__ import annotations

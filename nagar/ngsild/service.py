@@ -25,7 +25,7 @@ from nagar.core.errors import NagarError
 from nagar.core.tenancy import Scope, allows
 
 from . import entities as E
-from . import mapping
+from . import mapping, stations
 from .context import CORE, Context
 from .errors import (AlreadyExists, BadRequestData, NonexistentTenant, ResourceNotFound, TenantForbidden,
                      TooManyResults)
@@ -133,12 +133,13 @@ class Broker:
             with self._lock:
                 if key in self._cache:
                     self._cache.move_to_end(key)
-                    return self._cache[key]
+                    ent = self._cache[key]
+                    return ent if ent is not None else stations.views_of(self).get(tenant, eid)
         row = self.store.ngsild_get(tenant, eid)
         ent = loads(row["body"]) if row else None
         if self.cached:
             self._remember(key, ent)
-        return ent
+        return ent if ent is not None else stations.views_of(self).get(tenant, eid)
 
     def _remember(self, key: tuple[str, str], ent: dict | None) -> None:
         with self._lock:
@@ -187,20 +188,21 @@ class Broker:
             new = {**(default or {"type": "Property", "createdAt": t_iso}), "value": ob["value"],
                    "observedAt": t_iso, "unitCode": _UNIT_CODE_OF.get(ob["unit"], ob["unit"]), "modifiedAt": t_iso}
             attrs[iri] = [new] + [i for i in insts if "datasetId" in i]
-        return {**ent, "attrs": attrs}
+        return stations.finish({**ent, "attrs": attrs}) if stations.is_view(ent) else {**ent, "attrs": attrs}
 
     def _observations_written(self, batch) -> None:
         """Store write listener: observations of a station changed, so its overlay is stale, and the
         subscriptions watching its entities hear of readings that came by another path (file, MQTT,
         ingest API); the broker's own writes are notified as entity changes already."""
-        stations = batch.column("station").to_pylist()
-        for sid in set(stations):
+        sids = batch.column("station").to_pylist()
+        for sid in set(sids):
             self._obs.pop(sid, None)
+        by_station: dict[str, set[str]] = {}
+        for sid, prm in zip(sids, batch.column("parameter").to_pylist()):
+            by_station.setdefault(sid, set()).add(prm)
+        stations.views_of(self).observed(by_station)
         if self.subscriptions is None or threading.current_thread() is self._writer:
             return
-        by_station: dict[str, set[str]] = {}
-        for sid, prm in zip(stations, batch.column("parameter").to_pylist()):
-            by_station.setdefault(sid, set()).add(prm)
         self.subscriptions.observed(by_station)
 
     def query(self, tenant: str, *, ids: list[str] | None = None, id_pattern: str | None = None,
@@ -230,6 +232,7 @@ class Broker:
             candidates = ((k, mirror[k]) for k in keys)
         else:
             candidates = ((r["id"], loads(r["body"])) for r in self.store.ngsild_query(tenant, ids=ids, type_like=like))
+        candidates = stations.views_of(self).merge(tenant, ids, candidates)
         out = []
         for eid, ent in candidates:
             if pattern is not None and not pattern.fullmatch(eid):
@@ -354,6 +357,7 @@ class Broker:
         prepared = []
         for before, after, names in changes:
             if after is not None:
+                stations.strip(after)
                 sid, items = self._prepare_mapped(tenant, after, now, names)
                 if sid is not None:
                     after["station"] = sid
@@ -519,6 +523,9 @@ class Broker:
         for job, tenant, prepared in batch.obs:
             for sid, _ in prepared:
                 self._obs.pop(sid, None)
+        for tenant in {t for job, t, b, a, _ in batch.changes if job not in failed
+                       and (b is None or a is None or stations.is_view(b))}:
+            stations.views_of(self).entities_changed(tenant)
         if self.subscriptions is not None:
             per: dict[str, list] = {}
             for job, tenant, before, after, names in batch.changes:
@@ -533,7 +540,8 @@ class Broker:
     def create(self, tenant: str, body: Any, ctx: Context) -> dict:
         """Clause 5.6.1 "Create Entity": AlreadyExists (409) if the id is taken."""
         ent = E.parse_entity(body, ctx)
-        if self._current(tenant, ent["id"]) is not None:
+        old = self._current(tenant, ent["id"])
+        if old is not None and not stations.is_view(old):  # a station view is no entity yet
             raise AlreadyExists(f"entity {ent['id']} already exists", field="id")
         self.commit(tenant, [(None, ent, list(ent["attrs"]))])
         return ent
@@ -561,6 +569,7 @@ class Broker:
         old = self._current(tenant, eid)
         if old is None:
             raise ResourceNotFound(f"no entity {eid}", field="entityId")
+        stations.refuse_delete(old)
         self.commit(tenant, [(old, None, list(old["attrs"]))])
 
     @_in_writer
@@ -717,6 +726,7 @@ class Broker:
                     old = current(item)
                     if old is None:
                         raise ResourceNotFound(f"no entity {item}", field="id")
+                    stations.refuse_delete(old)
                     staged[item] = None
                     changes.append((old, None, list(old["attrs"])))
                     success.append(item)
@@ -725,7 +735,7 @@ class Broker:
                 if op in ("create", "upsert"):
                     ent = E.parse_entity(item, ctx, now=now)
                     old = current(ent["id"])
-                    if op == "create" and old is not None:
+                    if op == "create" and old is not None and not stations.is_view(old):
                         raise AlreadyExists(f"entity {ent['id']} already exists", field="id")
                     if old is not None and mode == "update":
                         ent, _, _ = self._apply_attrs(old, ent["attrs"], ctx, now=now, create=True,

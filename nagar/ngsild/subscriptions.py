@@ -223,6 +223,12 @@ class Subscriptions:
                 names = [iri for iri, p in backed.items() if p in params]
                 names += [CORE.expand(p) for p in params if p not in backed.values()]
                 changes.append((ent, names))
+            if not changes:  # no entity of its own: the station's view (nagar.ngsild.stations)
+                from .stations import PREFIX, views_of
+
+                view = views_of(self.broker).get(tenant, PREFIX + sid)
+                if view is not None:
+                    changes.append((view, [iri for iri, p in observation_backed(view).items() if p in params]))
             if changes:
                 self._deliver(tenant, changes)
 
