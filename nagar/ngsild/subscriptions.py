@@ -143,8 +143,23 @@ class Subscriptions:
         self._lock = threading.Lock()
 
     # CRUD (clauses 5.8.1-5.8.5) -----------------------------------------------------------------
+    def _allow_private(self) -> bool:
+        return bool(getattr(self.broker.settings, "egress_allow_private", False))
+
+    def _check_endpoint(self, sub: dict) -> None:
+        """The notification endpoint must be a public address (nagar.security.egress), checked literally
+        here and again, resolved, before each notification."""
+        from nagar.security.egress import RefusedDestination, check_destination
+
+        try:
+            check_destination(sub["notification"]["endpoint"]["uri"], allow_private=self._allow_private(),
+                              resolve=False, field="notification.endpoint.uri")
+        except RefusedDestination as exc:
+            raise BadRequestData(str(exc), field="notification.endpoint.uri") from None
+
     def create(self, tenant: str, body: Any, ctx_spec: Any, ctx: Context) -> dict:
         sub = parse_subscription(body, ctx_spec, ctx)
+        self._check_endpoint(sub)
         from .service import dumps
 
         if not self.store.ngsild_put_subscription(tenant, sub["id"], dumps(sub), create=True):
@@ -165,6 +180,7 @@ class Subscriptions:
         if isinstance(body, dict) and "id" in body and body["id"] != sub_id:
             raise BadRequestData("the subscription id cannot change", field="id")
         sub = parse_subscription(body, None, resolve(current.get("@context")), current=current)
+        self._check_endpoint(sub)
         from .service import dumps
 
         self.store.ngsild_put_subscription(tenant, sub_id, dumps(sub), create=False)
@@ -311,6 +327,10 @@ class Subscriptions:
             try:
                 from .service import dumps
 
+                from nagar.security.egress import check_destination
+
+                # the host may have been re-pointed since the subscription was made (DNS rebinding)
+                check_destination(n["endpoint"]["uri"], allow_private=self._allow_private())
                 r = self._client.post(n["endpoint"]["uri"], content=dumps(body), headers=headers)
                 ok = 200 <= r.status_code < 300
             except Exception as exc:  # network errors are the receiver's problem: recorded as a failure

@@ -55,8 +55,9 @@ def _world(tmp_path_factory):
     store = DuckDBStore(":memory:")  # API behaviour only; durability is the store tests' business
     store.upsert_city(DHAKA)
     store.upsert_city(CTG)
-    app = create_app(Settings(secret_key="s" * 32, db=tmp / "unused.duckdb", ip_rate_per_s=1e6, ip_burst=10**6,
-                              key_rate_per_s=1e6, key_burst=10**6), store=store)
+    # egress_allow_private: the subscription tests' receivers listen on loopback
+    app = create_app(Settings(secret_key="s" * 32, egress_allow_private=True, db=tmp / "unused.duckdb",
+                              ip_rate_per_s=1e6, ip_burst=10**6, key_rate_per_s=1e6, key_burst=10**6), store=store)
     oper = make_user(store, "oper", roles={"dhaka": "operator"})
     analyst = make_user(store, "ana", roles={"dhaka": "analyst"})
     with TestClient(app) as client:

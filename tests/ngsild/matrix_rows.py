@@ -46,7 +46,7 @@ def fresh_subscription(ctx) -> dict:
 
 def _sub(n: int) -> dict:
     return {"id": f"urn:ngsi-ld:Subscription:m{n}", "type": "Subscription", "entities": [{"type": "NoSuchType"}],
-            "notification": {"endpoint": {"uri": "http://127.0.0.1:9/never"}}}
+            "notification": {"endpoint": {"uri": "https://hooks.example.org/never"}}}
 
 
 def ngsild_rows(ns: dict) -> dict:

@@ -21,7 +21,7 @@ LINK = {"Link": '<https://example.org/none.jsonld>; rel="http://www.w3.org/ns/js
 
 def _app(store, tmp_path, monkeypatch, ttl: str):
     monkeypatch.setenv("NAGAR_NGSILD_AUTH_CACHE_S", ttl)
-    return create_app(Settings(secret_key="s" * 32, db=tmp_path / "x.duckdb", ip_rate_per_s=1e6, ip_burst=10**6,
+    return create_app(Settings(secret_key="s" * 32, egress_allow_private=True, db=tmp_path / "x.duckdb", ip_rate_per_s=1e6, ip_burst=10**6,
                                key_rate_per_s=1e6, key_burst=10**6), store=store)
 
 

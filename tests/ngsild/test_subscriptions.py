@@ -119,3 +119,22 @@ def test_observations_from_another_path_notify(api, receiver):
     assert r.status_code == 200 and r.json()["inserted"] == 1
     assert _wait(lambda: len(got) == 1)
     assert got[0][1]["data"][0]["pm25"] == 77.0
+
+
+@pytest.mark.parametrize("uri", ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:8080/",
+                                 "http://localhost/x", "http://10.0.0.5/"])
+def test_a_notification_endpoint_on_a_private_address_is_refused(api, uri):
+    """CIM 009 V1.6.1 clause 5.8.1 (Create Subscription) answers BadRequestData for an invalid
+    subscription; Nagar treats an endpoint that is not a public address as one (server-side request
+    forgery guard, nagar.security.egress), unless NAGAR_EGRESS_ALLOW_PRIVATE."""
+    settings = api.app.state.settings
+    settings.egress_allow_private = False
+    try:
+        r = api.post("/ngsi-ld/v1/subscriptions", json={
+            "type": "Subscription", "entities": [{"type": "AirQualityObserved"}],
+            "notification": {"endpoint": {"uri": uri}}})
+        assert r.status_code == 400, r.text
+        assert r.json()["type"].endswith("/BadRequestData") and "public addresses" in r.json()["detail"]
+        assert api.get("/ngsi-ld/v1/subscriptions").json() == []
+    finally:
+        settings.egress_allow_private = True

@@ -77,7 +77,7 @@ def test_credential_cache_bounds_revocation_delay(tmp_path, monkeypatch):
     u = make_user(store, "op", roles={"dhaka": "operator"})
     p = Principal(kind="user", user_id=u["id"], username="op")
     key = security.create_api_key(store, principal=p, name="k", expires_days=1)
-    app = create_app(Settings(secret_key="s" * 32, db=tmp_path / "x.duckdb"), store=store)
+    app = create_app(Settings(secret_key="s" * 32, egress_allow_private=True, db=tmp_path / "x.duckdb"), store=store)
     h = {"X-API-Key": key["key"], "NGSILD-Tenant": "dhaka"}
     with TestClient(app) as c:
         assert c.post(E, json={"id": "urn:x:1", "type": "T"}, headers=h).status_code == 201
