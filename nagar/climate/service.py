@@ -312,6 +312,18 @@ def put_drivers(store, *, body: DriversIn, actor: str) -> dict:
     return row
 
 
+def funded_projects(store, *, city: str, scope: Scope = None) -> list[dict]:
+    """The city's funded projects (:func:`nagar.funding.service.list_projects`, status ``funded``) as
+    pathway projects, as the /climate page builds them: annual abatement [t CO2e/yr], start year and
+    lifetime rounded to whole years within 1-100."""
+    from nagar.funding.service import list_projects
+
+    return [{"name": str(p["name"] or p["id"])[:80], "start_year": int(p["start_year"]),
+             "annual_abatement_t": float(p["annual_abatement"] or 0.0),
+             "lifetime": max(1, min(100, round(float(p["lifetime_years"] or 1))))}
+            for p in list_projects(store, city=city, status="funded", scope=scope)[:500]]
+
+
 def pathway(store, *, body: PathwayIn, scope: Scope = None) -> dict:
     """BAU projection and the portfolio pathway to ``end_year``, with milestones and chart data."""
     get_city(store, city_id=body.city, scope=scope)
