@@ -44,6 +44,31 @@ def _fail(exc: Exception) -> None:
 DbOpt = typer.Option(None, "--db", help="DuckDB file (default: $NAGAR_DB or data/nagar.duckdb)")
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail with one clear message when ``host:port`` cannot be listened on (before anything is announced).
+
+    Binds a throw-away socket with SO_REUSEADDR as uvicorn does, so a port left in TIME_WAIT by a server
+    just stopped counts as free while one another process listens on does not."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        _fail(NagarError(f"cannot listen on {host!r}: {exc.strerror}", field="host"))
+    family, kind, proto, _name, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            what = ("is already in use (another `nagar serve` or demo?)" if exc.errno == errno.EADDRINUSE
+                    else f"cannot be used ({exc.strerror})")
+            _fail(NagarError(f"port {port} on {host} {what}: choose another with --port, "
+                             f"e.g. `nagar serve --port {port + 1}` or `bash dev.sh demo --port {port + 1}`",
+                             field="port"))
+
+
 @app.command()
 def serve(
     db: Optional[Path] = DbOpt,
@@ -60,6 +85,7 @@ def serve(
         application = create_app(settings)
     except NagarError as exc:
         _fail(exc)
+    _check_port(settings.host, settings.port)
     console.print(f"Nagar on [bold]http://{settings.host}:{settings.port}/[/] (API docs at /docs), store {settings.db}")
     # proxy_headers off: client addresses for rate limits come only from NAGAR_TRUSTED_PROXIES' rules
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info", proxy_headers=False,
@@ -79,6 +105,8 @@ def demo(
     from nagar.store import open_store
 
     settings = Settings.from_env(db=db, port=port)
+    if serve_after:
+        _check_port(settings.host, settings.port)  # before minutes of data generation, not after
     try:
         store = open_store(settings)
         if not has_demo(store):

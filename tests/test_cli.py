@@ -70,3 +70,27 @@ def test_ingest_mqtt_forwards_to_the_subscriber(monkeypatch):
 def test_ingest_refuses_stray_arguments(tmp_path):
     r = runner.invoke(app, ["ingest", str(tmp_path / "a.csv"), "--bogus", "1"])
     assert r.exit_code == 2 and "unexpected argument" in r.output
+
+
+def test_serve_and_demo_refuse_a_taken_port_with_one_message(tmp_path, monkeypatch):
+    """Not "Nagar on http://...:PORT/" then uvicorn's Errno 98: one error naming --port, nothing served."""
+    import socket
+
+    import uvicorn
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(k))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args in (["serve", "--db", str(tmp_path / "s.duckdb"), "--port", str(port)],
+                     ["demo", "--db", str(tmp_path / "d.duckdb"), "--port", str(port)]):
+            r = runner.invoke(app, args)
+            assert r.exit_code == 2, r.output
+            assert f"port {port} on 127.0.0.1 is already in use" in r.output and "--port" in r.output
+            assert "Nagar on" not in r.output and "Traceback" not in r.output
+    assert served == [] and not (tmp_path / "d.duckdb").exists()  # the demo stops before generating data
+    # a free port passes the check
+    r = runner.invoke(app, ["serve", "--db", str(tmp_path / "s.duckdb"), "--port", str(port)])
+    assert r.exit_code == 0 and "Nagar on" in r.output and served[0]["port"] == port
