@@ -107,46 +107,51 @@ def demo(
     settings = Settings.from_env(db=db, port=port)
     if serve_after:
         _check_port(settings.host, settings.port)  # before minutes of data generation, not after
+    hints = ["nagar cities", "nagar inventory show --city dhaka --year 2023", "nagar plan --help",
+             "nagar quality faults --city dhaka", "nagar ewaste trace 1", "nagar water wqi --city dhaka"]
     try:
         store = open_store(settings)
+        generated = solar = 0
         if not has_demo(store):
             with console.status(f"Generating {days} days of demo data (seed {seed})..."):
                 counts = load_demo(store, seed=seed, days=days)
-            console.print(f"Demo data written to {settings.db}: {counts.inserted:,} observations.")
+            generated = counts.inserted
+            console.print(f"Demo data written to {settings.db}: {generated:,} generated sensor observations.")
             from nagar.climate.demo import load_climate_demo
 
-            load_climate_demo(store)
-            console.print("Dhaka's demonstration GHG inventory loaded (`nagar inventory show --city dhaka --year 2023`).")
+            climate = load_climate_demo(store)
+            solar = climate["solar_readings"]
+            console.print(f"Dhaka's demonstration GHG inventory loaded ({solar} monthly rooftop-solar meter "
+                          "readings with it; page /climate).")
             from nagar.funding.demo import load_funding_demo
 
             with console.status("Building the fund's demo pipeline and solving its first tranche..."):
                 fund = load_funding_demo(store)
             console.print(f"Fund demo: {fund['projects']} candidate projects in 28 cities, "
-                          f"{fund['funded']} funded in the first tranche (`nagar plan --help`).")
-            from nagar.quality.cli import scan_line
+                          f"{fund['funded']} funded in the first tranche (page /fund).")
             from nagar.quality.service import data_cities, scan as quality_scan
 
-            for c in data_cities(store):  # the faulty sensor is in Dhaka (`nagar quality faults --city dhaka`)
-                console.print(scan_line(quality_scan(store, city=c)))
+            scans = [quality_scan(store, city=c) for c in data_cities(store)]
+            console.print(_quality_summary(scans))
         else:
             console.print(f"Demo data already in {settings.db}.")
         from nagar.waste.demo import load_ewaste_demo
 
         if load_ewaste_demo(store):
-            console.print("Dhaka's illustrative e-waste data loaded (`nagar ewaste trace 1`, page /ewaste).")
+            console.print("Dhaka's illustrative e-waste data loaded (page /ewaste).")
         from nagar.water.demo import load_water_demo
 
         water = load_water_demo(store, settings=settings)
         if water["stations"]:
             console.print(f"Dhaka river water-quality demo (illustrative values): {water['stations']} stations, "
-                          f"{water['samples']} samples, {water['alerts']} demo alerts (`nagar water wqi --city dhaka`).")
+                          f"{water['samples']} samples, {water['alerts']} demo alerts.")
         from nagar.requests.demo import load_requests_demo
 
         done = load_requests_demo(store, settings=settings)  # additive: only if Dhaka has no requests yet
         if done["requests"]:
             console.print(f"{done['requests']} demo service requests for Dhaka "
                           "(/api/v1/open311/v2/requests.json?jurisdiction_id=dhaka); its open data is published.")
-        from nagar.demo.service import ensure_demo_accounts
+        from nagar.demo.service import accounts_file, ensure_demo_accounts
 
         accounts = ensure_demo_accounts(store, settings=settings)
         if accounts:
@@ -156,15 +161,39 @@ def demo(
             for a in accounts:
                 t.add_row(a["username"], a["password"], a["rights"])
             console.print(t)
+        else:
+            path = accounts_file(settings)
+            console.print(f"Demo accounts and their passwords: {path}" if path.exists() else
+                          f"Demo accounts exist; their passwords file {path} is gone (reset one with "
+                          "`nagar admin` after stopping the server).")
         st = store.stats()
-        console.print(f"{st.cities} cities, {st.stations} stations, {st.observations:,} observations "
-                      f"from {st.first:%Y-%m-%d} to {st.last:%Y-%m-%d %H:%M} UTC.")
+        made = (f" ({generated:,} generated sensor observations + {solar} rooftop-solar readings)"
+                if generated and solar else "")
+        console.print(f"{st.cities} cities, {st.stations} stations, {st.observations:,} observations in the "
+                      f"store{made}, from {st.first:%Y-%m-%d} to {st.last:%Y-%m-%d %H:%M} UTC.")
         store.close()
     except NagarError as exc:
         _fail(exc)
+    # printed together: while the server runs it holds the database file and these would fail
+    when = "after stopping the server (Ctrl-C): it holds the database file while it runs" if serve_after else "now"
+    extra = f" --db {settings.db}" if db is not None else ""
+    console.print(f"CLI commands to try {when}:\n"
+                  + "\n".join(f"  .venv/bin/{h}{'' if h.endswith('--help') else extra}" for h in hints))
     if serve_after:
         _open_browser_later(f"http://{settings.host}:{settings.port}/")
         serve(db=settings.db, host=None, port=port)
+
+
+def _quality_summary(scans) -> Table:
+    """One table for the demo's first quality scan of every city (not one paragraph per city)."""
+    t = Table(title="Quality scan (sensor faults found, readings flagged)")
+    for col, j in (("city", "left"), ("readings", "right"), ("faults", "right"), ("kinds", "left"),
+                   ("flagged", "right")):
+        t.add_column(col, justify=j)
+    for r in scans:
+        kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(r.by_kind.items())) or "-"
+        t.add_row(r.city, f"{r.readings:,}", f"{r.faults:,}", kinds, f"{r.flagged:,}")
+    return t
 
 
 def _open_browser_later(url: str) -> None:
