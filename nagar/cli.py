@@ -406,7 +406,10 @@ def create_user(
     username: str = typer.Argument(..., help="Login name"),
     db: Optional[Path] = DbOpt,
     platform_admin: bool = typer.Option(False, "--platform-admin", help="Every right in every city"),
-    password: Optional[str] = typer.Option(None, help="Password (default: asked for, not echoed)"),
+    password: Optional[str] = typer.Option(None, help="Password (default: asked for, not echoed; or from stdin)"),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read the password from the first line of standard input (the "
+                                             "default when standard input is not a terminal)"),
 ) -> None:
     """Create an account (the first platform admin is bootstrapped this way)."""
     from nagar.security.service import check_username, create_user as _create
@@ -414,7 +417,13 @@ def create_user(
 
     try:
         check_username(username)
-        if password is None:
+        if password is None and (password_stdin or not sys.stdin.isatty()):
+            password = sys.stdin.readline().rstrip("\r\n")
+            if not password:
+                raise NagarError("no password on standard input: pipe one in (e.g. `nagar admin create-user "
+                                 f"{username} --password-stdin < file`), or run the command in a terminal to be "
+                                 "asked for it", field="password")
+        elif password is None:
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
         store = open_store(_settings(db))
         user = _create(store, username=username, password=password, platform_admin=platform_admin, actor="cli")

@@ -128,3 +128,21 @@ def test_demo_output_is_short_consistent_and_says_where_things_are(tmp_path, mon
     assert r.exit_code == 0, r.output
     assert "CLI commands to try after stopping the server (Ctrl-C)" in r.output
     assert f"nagar water wqi --city dhaka --db {db}" in r.output
+
+
+def test_create_user_reads_the_password_from_stdin_when_not_a_terminal(tmp_path):
+    """No terminal: the first line of stdin is the password (no GetPassWarning, no bare 'Aborted.')."""
+    from nagar.store.duckdb import DuckDBStore
+
+    db = str(tmp_path / "u.duckdb")
+    r = runner.invoke(app, ["admin", "create-user", "alice", "--db", db], input="correct-horse-battery-9\n")
+    assert r.exit_code == 0 and "Created user alice" in r.output, r.output
+    r = runner.invoke(app, ["admin", "create-user", "bob", "--password-stdin", "--db", db], input="")
+    assert r.exit_code == 2 and "error (password): no password on standard input" in r.output
+    assert "Aborted" not in r.output and "Warning" not in r.output
+    s = DuckDBStore(db)
+    from nagar.security.passwords import verify_password
+
+    assert verify_password(s.get_user(username="alice")["password_hash"], "correct-horse-battery-9")
+    assert s.get_user(username="bob") is None
+    s.close()
