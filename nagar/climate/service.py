@@ -191,11 +191,14 @@ def inventory(store, *, city: str, year: int | None = None, gwp: str = "ar5", gr
     t = _tables(store)
     if gwp not in fx.GWP_SETS:
         raise InvalidInput(f"gwp must be one of {', '.join(fx.GWP_SETS)}", field="gwp")
+    years = t.climate_years(city=city, scope=scope)
     if year is None:
-        years = t.climate_years(city=city, scope=scope)
         if not years:
             raise NotFound(f"no climate activity data for {city}", field="year")
         year = years[-1]
+    elif year not in years:  # an inventory of nothing is not an inventory of zero emissions
+        have = f" (years with data: {', '.join(map(str, years))})" if years else ""
+        raise NotFound(f"no activity data for {city} in {year}{have}", field="year")
     rows = t.climate_activity(city=city, max_year=year, scope=scope)
     fs = fx.FactorSet(user=t.climate_factors(city=city, scope=scope))
     try:
