@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -243,6 +244,10 @@ def pathway(
         store.close()
     except NagarError as exc:
         _fail(exc)
+    except ValidationError as exc:  # an option out of range: name the option, not the model
+        e = exc.errors()[0]
+        name = str(e["loc"][0]) if e["loc"] else "pathway"
+        _fail(NagarError(f"--{name.replace('_', '-')}: {e['msg']}", field=name))
     if as_json:
         sys.stdout.write(json.dumps(out, default=str) + "\n")
         return

@@ -105,3 +105,10 @@ def test_pathway_uses_stored_drivers_and_the_citys_funded_projects(db):
     assert out["bau"][1]["bau_t"] == pytest.approx(out["bau"][0]["bau_t"])  # --gdp-growth 0 overrides
     r = runner.invoke(cli.app, ["pathway", "--city", "dhaka", "--db", str(db)])
     assert "drivers: test drivers" in r.stdout and "1 funded" in r.stdout
+
+
+def test_pathway_option_out_of_range_is_one_message(db):
+    assert runner.invoke(cli.app, ["demo", "--db", str(db)]).exit_code == 0
+    r = runner.invoke(cli.app, ["pathway", "--city", "dhaka", "--gdp-growth", "5", "--db", str(db)])
+    assert r.exit_code == 2 and "error (gdp_growth): --gdp-growth:" in r.output and "less than or equal to 1" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
