@@ -44,6 +44,31 @@ def _fail(exc: Exception) -> None:
 DbOpt = typer.Option(None, "--db", help="DuckDB file (default: $NAGAR_DB or data/nagar.duckdb)")
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail with one clear message when ``host:port`` cannot be listened on (before anything is announced).
+
+    Binds a throw-away socket with SO_REUSEADDR as uvicorn does, so a port left in TIME_WAIT by a server
+    just stopped counts as free while one another process listens on does not."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        _fail(NagarError(f"cannot listen on {host!r}: {exc.strerror}", field="host"))
+    family, kind, proto, _name, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            what = ("is already in use (another `nagar serve` or demo?)" if exc.errno == errno.EADDRINUSE
+                    else f"cannot be used ({exc.strerror})")
+            _fail(NagarError(f"port {port} on {host} {what}: choose another with --port, "
+                             f"e.g. `nagar serve --port {port + 1}` or `bash dev.sh demo --port {port + 1}`",
+                             field="port"))
+
+
 @app.command()
 def serve(
     db: Optional[Path] = DbOpt,
@@ -60,6 +85,7 @@ def serve(
         application = create_app(settings)
     except NagarError as exc:
         _fail(exc)
+    _check_port(settings.host, settings.port)
     console.print(f"Nagar on [bold]http://{settings.host}:{settings.port}/[/] (API docs at /docs), store {settings.db}")
     # proxy_headers off: client addresses for rate limits come only from NAGAR_TRUSTED_PROXIES' rules
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info", proxy_headers=False,
@@ -79,47 +105,54 @@ def demo(
     from nagar.store import open_store
 
     settings = Settings.from_env(db=db, port=port)
+    if serve_after:
+        _check_port(settings.host, settings.port)  # before minutes of data generation, not after
+    hints = ["nagar cities", "nagar inventory show --city dhaka --year 2023", "nagar plan --help",
+             "nagar quality faults --city dhaka", "nagar ewaste trace 1", "nagar water wqi --city dhaka"]
     try:
         store = open_store(settings)
+        generated = solar = 0
         if not has_demo(store):
             with console.status(f"Generating {days} days of demo data (seed {seed})..."):
                 counts = load_demo(store, seed=seed, days=days)
-            console.print(f"Demo data written to {settings.db}: {counts.inserted:,} observations.")
+            generated = counts.inserted
+            console.print(f"Demo data written to {settings.db}: {generated:,} generated sensor observations.")
             from nagar.climate.demo import load_climate_demo
 
-            load_climate_demo(store)
-            console.print("Dhaka's demonstration GHG inventory loaded (`nagar inventory show --city dhaka --year 2023`).")
+            climate = load_climate_demo(store)
+            solar = climate["solar_readings"]
+            console.print(f"Dhaka's demonstration GHG inventory loaded ({solar} monthly rooftop-solar meter "
+                          "readings with it; page /climate).")
             from nagar.funding.demo import load_funding_demo
 
             with console.status("Building the fund's demo pipeline and solving its first tranche..."):
                 fund = load_funding_demo(store)
             console.print(f"Fund demo: {fund['projects']} candidate projects in 28 cities, "
-                          f"{fund['funded']} funded in the first tranche (`nagar plan --help`).")
-            from nagar.quality.cli import scan_line
+                          f"{fund['funded']} funded in the first tranche (page /fund).")
             from nagar.quality.service import data_cities, scan as quality_scan
 
-            for c in data_cities(store):  # the faulty sensor is in Dhaka (`nagar quality faults --city dhaka`)
-                console.print(scan_line(quality_scan(store, city=c)))
+            scans = [quality_scan(store, city=c) for c in data_cities(store)]
+            console.print(_quality_summary(scans))
         else:
             console.print(f"Demo data already in {settings.db}.")
         from nagar.waste.demo import load_ewaste_demo, publish_ewaste_open_data
 
         if load_ewaste_demo(store):
-            console.print("Dhaka's illustrative e-waste data loaded (`nagar ewaste trace 1`, page /ewaste).")
+            console.print("Dhaka's illustrative e-waste data loaded (page /ewaste).")
         publish_ewaste_open_data(store)  # its e-waste open data, once (additive)
         from nagar.water.demo import load_water_demo
 
         water = load_water_demo(store, settings=settings)
         if water["stations"]:
             console.print(f"Dhaka river water-quality demo (illustrative values): {water['stations']} stations, "
-                          f"{water['samples']} samples, {water['alerts']} demo alerts (`nagar water wqi --city dhaka`).")
+                          f"{water['samples']} samples, {water['alerts']} demo alerts.")
         from nagar.requests.demo import load_requests_demo
 
         done = load_requests_demo(store, settings=settings)  # additive: only if Dhaka has no requests yet
         if done["requests"]:
             console.print(f"{done['requests']} demo service requests for Dhaka "
                           "(/api/v1/open311/v2/requests.json?jurisdiction_id=dhaka); its open data is published.")
-        from nagar.demo.service import ensure_demo_accounts
+        from nagar.demo.service import accounts_file, ensure_demo_accounts
 
         accounts = ensure_demo_accounts(store, settings=settings)
         if accounts:
@@ -129,15 +162,39 @@ def demo(
             for a in accounts:
                 t.add_row(a["username"], a["password"], a["rights"])
             console.print(t)
+        else:
+            path = accounts_file(settings)
+            console.print(f"Demo accounts and their passwords: {path}" if path.exists() else
+                          f"Demo accounts exist; their passwords file {path} is gone (reset one with "
+                          "`nagar admin` after stopping the server).")
         st = store.stats()
-        console.print(f"{st.cities} cities, {st.stations} stations, {st.observations:,} observations "
-                      f"from {st.first:%Y-%m-%d} to {st.last:%Y-%m-%d %H:%M} UTC.")
+        made = (f" ({generated:,} generated sensor observations + {solar} rooftop-solar readings)"
+                if generated and solar else "")
+        console.print(f"{st.cities} cities, {st.stations} stations, {st.observations:,} observations in the "
+                      f"store{made}, from {st.first:%Y-%m-%d} to {st.last:%Y-%m-%d %H:%M} UTC.")
         store.close()
     except NagarError as exc:
         _fail(exc)
+    # printed together: while the server runs it holds the database file and these would fail
+    when = "after stopping the server (Ctrl-C): it holds the database file while it runs" if serve_after else "now"
+    extra = f" --db {settings.db}" if db is not None else ""
+    console.print(f"CLI commands to try {when}:\n"
+                  + "\n".join(f"  .venv/bin/{h}{'' if h.endswith('--help') else extra}" for h in hints))
     if serve_after:
         _open_browser_later(f"http://{settings.host}:{settings.port}/")
         serve(db=settings.db, host=None, port=port)
+
+
+def _quality_summary(scans) -> Table:
+    """One table for the demo's first quality scan of every city (not one paragraph per city)."""
+    t = Table(title="Quality scan (sensor faults found, readings flagged)")
+    for col, j in (("city", "left"), ("readings", "right"), ("faults", "right"), ("kinds", "left"),
+                   ("flagged", "right")):
+        t.add_column(col, justify=j)
+    for r in scans:
+        kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(r.by_kind.items())) or "-"
+        t.add_row(r.city, f"{r.readings:,}", f"{r.faults:,}", kinds, f"{r.flagged:,}")
+    return t
 
 
 def _open_browser_later(url: str) -> None:
@@ -347,7 +404,10 @@ def create_user(
     username: str = typer.Argument(..., help="Login name"),
     db: Optional[Path] = DbOpt,
     platform_admin: bool = typer.Option(False, "--platform-admin", help="Every right in every city"),
-    password: Optional[str] = typer.Option(None, help="Password (default: asked for, not echoed)"),
+    password: Optional[str] = typer.Option(None, help="Password (default: asked for, not echoed; or from stdin)"),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read the password from the first line of standard input (the "
+                                             "default when standard input is not a terminal)"),
 ) -> None:
     """Create an account (the first platform admin is bootstrapped this way)."""
     from nagar.security.service import check_username, create_user as _create
@@ -355,7 +415,13 @@ def create_user(
 
     try:
         check_username(username)
-        if password is None:
+        if password is None and (password_stdin or not sys.stdin.isatty()):
+            password = sys.stdin.readline().rstrip("\r\n")
+            if not password:
+                raise NagarError("no password on standard input: pipe one in (e.g. `nagar admin create-user "
+                                 f"{username} --password-stdin < file`), or run the command in a terminal to be "
+                                 "asked for it", field="password")
+        elif password is None:
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
         store = open_store(_settings(db))
         user = _create(store, username=username, password=password, platform_admin=platform_admin, actor="cli")

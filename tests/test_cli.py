@@ -70,3 +70,79 @@ def test_ingest_mqtt_forwards_to_the_subscriber(monkeypatch):
 def test_ingest_refuses_stray_arguments(tmp_path):
     r = runner.invoke(app, ["ingest", str(tmp_path / "a.csv"), "--bogus", "1"])
     assert r.exit_code == 2 and "unexpected argument" in r.output
+
+
+def test_serve_and_demo_refuse_a_taken_port_with_one_message(tmp_path, monkeypatch):
+    """Not "Nagar on http://...:PORT/" then uvicorn's Errno 98: one error naming --port, nothing served."""
+    import socket
+
+    import uvicorn
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(k))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args in (["serve", "--db", str(tmp_path / "s.duckdb"), "--port", str(port)],
+                     ["demo", "--db", str(tmp_path / "d.duckdb"), "--port", str(port)]):
+            r = runner.invoke(app, args)
+            assert r.exit_code == 2, r.output
+            assert f"port {port} on 127.0.0.1 is already in use" in r.output and "--port" in r.output
+            assert "Nagar on" not in r.output and "Traceback" not in r.output
+    assert served == [] and not (tmp_path / "d.duckdb").exists()  # the demo stops before generating data
+    # a free port passes the check
+    r = runner.invoke(app, ["serve", "--db", str(tmp_path / "s.duckdb"), "--port", str(port)])
+    assert r.exit_code == 0 and "Nagar on" in r.output and served[0]["port"] == port
+
+
+def test_demo_output_is_short_consistent_and_says_where_things_are(tmp_path, monkeypatch):
+    """One quality table (not a paragraph per city); the observation counts add up and are explained; the
+    CLI hints say the server must be stopped first; a rerun says where the demo accounts are."""
+    import re
+
+    db = tmp_path / "data" / "nagar.duckdb"
+    r = runner.invoke(app, ["demo", "--db", str(db), "--days", "1", "--no-serve"], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    assert r.output.count("Quality scan") == 1 and "Quality scan of" not in r.output
+    generated = int(re.search(r"([\d,]+) generated sensor observations\.", r.output).group(1).replace(",", ""))
+    m = re.search(r"([\d,]+) observations in the store \(([\d,]+) generated sensor observations \+ (\d+) "
+                  r"rooftop-solar readings\)", r.output)
+    total, again, solar = (int(g.replace(",", "")) for g in m.groups())
+    assert again == generated and total == generated + solar and solar == 12  # 12 monthly meter readings
+    assert "nagar inventory show --city dhaka" in r.output.split("CLI commands to try now:")[1]
+    r = runner.invoke(app, ["demo", "--db", str(db), "--days", "1", "--no-serve"], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    assert "Demo data already in" in r.output and f"Demo accounts and their passwords: {db.parent}" in r.output
+    assert "demo-accounts.txt" in r.output and "generated" not in r.output
+    # serving: the hints say to stop the server first (it holds the DuckDB file)
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    r = runner.invoke(app, ["demo", "--db", str(db), "--port", str(port)], terminal_width=200)
+    assert r.exit_code == 0, r.output
+    assert "CLI commands to try after stopping the server (Ctrl-C)" in r.output
+    assert f"nagar water wqi --city dhaka --db {db}" in r.output
+
+
+def test_create_user_reads_the_password_from_stdin_when_not_a_terminal(tmp_path):
+    """No terminal: the first line of stdin is the password (no GetPassWarning, no bare 'Aborted.')."""
+    from nagar.store.duckdb import DuckDBStore
+
+    db = str(tmp_path / "u.duckdb")
+    r = runner.invoke(app, ["admin", "create-user", "alice", "--db", db], input="correct-horse-battery-9\n")
+    assert r.exit_code == 0 and "Created user alice" in r.output, r.output
+    r = runner.invoke(app, ["admin", "create-user", "bob", "--password-stdin", "--db", db], input="")
+    assert r.exit_code == 2 and "error (password): no password on standard input" in r.output
+    assert "Aborted" not in r.output and "Warning" not in r.output
+    s = DuckDBStore(db)
+    from nagar.security.passwords import verify_password
+
+    assert verify_password(s.get_user(username="alice")["password_hash"], "correct-horse-battery-9")
+    assert s.get_user(username="bob") is None
+    s.close()

@@ -27,10 +27,16 @@ DbOpt = typer.Option(None, "--db", help="DuckDB file (default: $NAGAR_DB or data
 CityOpt = typer.Option(..., "--city", help="City id, e.g. dhaka")
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception, *, source: str | None = None) -> None:
+    """One message. A validation error is labelled with the field at fault (or ``source``, the file read,
+    for JSON that does not parse, with pydantic's line and column)."""
     if isinstance(exc, ValidationError):
         e = exc.errors()[0]
-        exc = InvalidInput(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}", field="rule")
+        loc = [str(x) for x in e["loc"]]
+        msg = e["msg"].removeprefix("Value error, ")
+        where = ".".join(loc)
+        text = f"{where}: {msg}" if len(loc) > 1 or (loc and source) else msg  # "(url): url:" says it twice
+        exc = InvalidInput(f"{source}: {text}" if source else text, field=loc[0] if loc else "file")
     msg = exc.message if isinstance(exc, NagarError) else str(exc)
     field = f" ({exc.field})" if isinstance(exc, NagarError) and exc.field else ""
     err.print(f"[bold red]error{field}:[/] {escape(msg)}", soft_wrap=True)
@@ -68,7 +74,7 @@ def rules(city: str = CityOpt, add: Optional[Path] = typer.Option(None, "--add",
         items = service.list_rules(store, city=city)
         store.close()
     except (NagarError, ValidationError) as exc:
-        _fail(exc)
+        _fail(exc, source=str(add) if add is not None else None)
     t = Table(title=f"Alert rules of {city}")
     for c in ("id", "name", "rule", "scope", "enabled"):
         t.add_column(c)

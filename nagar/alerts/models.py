@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -96,3 +96,13 @@ class EndpointIn(BaseModel):
     url: str = Field(..., min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$",
                      examples=["https://alerts.example.org/nagar"])
     max_attempts: int = Field(6, ge=1, le=20, description="Attempts before the delivery becomes a dead letter")
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _http(cls, v):
+        """Name the real problem (the scheme) before the length and pattern checks."""
+        if isinstance(v, str) and not re.match(r"^https?://", v, re.IGNORECASE):
+            scheme = v.split("://", 1)[0] if "://" in v else ""
+            raise ValueError("http(s) URL required" + (f", not {scheme}://" if scheme else
+                                                       " (e.g. https://alerts.example.org/nagar)"))
+        return v

@@ -23,6 +23,14 @@ def _loc(loc) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
+def _form_fields(request: Request) -> list[str]:
+    """Names of the form fields the matched route reads (empty for JSON-body routes)."""
+    from fastapi.params import Form
+
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    return [f.alias for f in getattr(dependant, "body_params", []) if isinstance(f.field_info, Form)]
+
+
 def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     """Build the app. ``store`` may be handed in (tests, the demo); otherwise it is opened from settings."""
     settings = settings or get_settings()
@@ -95,6 +103,11 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
                 errors.append({"field": _loc(e.get("loc", ())), "reason": e.get("msg", "invalid"),
                                "type": e.get("type")})
         first = errors[0] if errors else {"field": None, "reason": "invalid request"}
+        form = _form_fields(request)
+        if form and "json" in request.headers.get("content-type", "").lower():  # e.g. /auth/token sent as JSON
+            return JSONResponse({"error": "invalid_input", "field": "body", "details": errors, "message": (
+                f"this route takes form fields ({', '.join(form)}) sent as application/x-www-form-urlencoded, "
+                "not a JSON body")}, status_code=422)
         return JSONResponse(
             {"error": "invalid_input", "message": f"{first['field']}: {first['reason']}", "field": first["field"],
              "details": errors},

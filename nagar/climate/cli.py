@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -211,11 +212,16 @@ def pathway(
     city: str = CityOpt,
     base_year: Optional[int] = typer.Option(None, help="Base year (default: latest inventory year)"),
     end_year: int = typer.Option(2050),
-    population_growth: float = typer.Option(0.0, help="Fraction per year, e.g. 0.02"),
-    gdp_growth: float = typer.Option(0.0, help="Fraction per year"),
-    intensity_change: float = typer.Option(0.0, help="Annual change of emissions per unit of GDP, e.g. -0.01"),
-    grid_change: float = typer.Option(0.0, help="Annual change of the grid emission factor, e.g. -0.03"),
+    population_growth: Optional[float] = typer.Option(
+        None, help="Fraction per year, e.g. 0.02 (default: the city's stored drivers, else 0)"),
+    gdp_growth: Optional[float] = typer.Option(None, help="Fraction per year (default: stored drivers, else 0)"),
+    intensity_change: Optional[float] = typer.Option(
+        None, help="Annual change of emissions per unit of GDP, e.g. -0.01 (default: stored drivers, else 0)"),
+    grid_change: Optional[float] = typer.Option(
+        None, help="Annual change of the grid emission factor, e.g. -0.03 (default: stored drivers, else 0)"),
     project: list[str] = typer.Option([], "--project", help="[NAME:]START_YEAR:T_PER_YEAR:LIFETIME (repeatable)"),
+    funded: bool = typer.Option(True, "--funded/--no-funded",
+                                help="Include the city's funded projects (`nagar plan`), as the /climate page does"),
     as_json: bool = typer.Option(False, "--json"),
     db: Optional[Path] = DbOpt,
 ) -> None:
@@ -224,14 +230,24 @@ def pathway(
     from .models import PathwayIn
 
     try:
+        projects = [_project(p) for p in project]
+        store = _open_store(db)
+        n_funded = 0
+        if funded:
+            fund_projects = service.funded_projects(store, city=city)
+            n_funded = len(fund_projects)
+            projects += fund_projects
         body = PathwayIn(city=city, base_year=base_year, end_year=end_year, population_growth=population_growth,
                          gdp_growth=gdp_growth, intensity_change=intensity_change, grid_change=grid_change,
-                         projects=[_project(p) for p in project])
-        store = _open_store(db)
+                         projects=projects)
         out = service.pathway(store, body=body)
         store.close()
     except NagarError as exc:
         _fail(exc)
+    except ValidationError as exc:  # an option out of range: name the option, not the model
+        e = exc.errors()[0]
+        name = str(e["loc"][0]) if e["loc"] else "pathway"
+        _fail(NagarError(f"--{name.replace('_', '-')}: {e['msg']}", field=name))
     if as_json:
         sys.stdout.write(json.dumps(out, default=str) + "\n")
         return
@@ -241,6 +257,10 @@ def pathway(
     for m in out["milestones"]:
         t.add_row(str(m["year"]), _num(m["bau_t"]), _num(m["abatement_t"]), _num(m["pathway_t"]))
     console.print(t)
+    console.print(f"drivers: {escape(str(out['drivers_source']))}")
+    given = f"{len(project)} given" if project else ""
+    fund = (f"{n_funded} funded (--no-funded leaves them out)" if funded else "funded projects left out")
+    console.print(f"projects: {', '.join(x for x in (given, fund) if x)}")
 
 
 @app.command()

@@ -191,11 +191,14 @@ def inventory(store, *, city: str, year: int | None = None, gwp: str = "ar5", gr
     t = _tables(store)
     if gwp not in fx.GWP_SETS:
         raise InvalidInput(f"gwp must be one of {', '.join(fx.GWP_SETS)}", field="gwp")
+    years = t.climate_years(city=city, scope=scope)
     if year is None:
-        years = t.climate_years(city=city, scope=scope)
         if not years:
             raise NotFound(f"no climate activity data for {city}", field="year")
         year = years[-1]
+    elif year not in years:  # an inventory of nothing is not an inventory of zero emissions
+        have = f" (years with data: {', '.join(map(str, years))})" if years else ""
+        raise NotFound(f"no activity data for {city} in {year}{have}", field="year")
     rows = t.climate_activity(city=city, max_year=year, scope=scope)
     fs = fx.FactorSet(user=t.climate_factors(city=city, scope=scope))
     try:
@@ -310,6 +313,18 @@ def put_drivers(store, *, body: DriversIn, actor: str) -> dict:
     audit.record(store, actor=actor, action="climate.drivers.put", city=body.city, target=f"city:{body.city}",
                  details={"source": body.source})
     return row
+
+
+def funded_projects(store, *, city: str, scope: Scope = None) -> list[dict]:
+    """The city's funded projects (:func:`nagar.funding.service.list_projects`, status ``funded``) as
+    pathway projects, as the /climate page builds them: annual abatement [t CO2e/yr], start year and
+    lifetime rounded to whole years within 1-100."""
+    from nagar.funding.service import list_projects
+
+    return [{"name": str(p["name"] or p["id"])[:80], "start_year": int(p["start_year"]),
+             "annual_abatement_t": float(p["annual_abatement"] or 0.0),
+             "lifetime": max(1, min(100, round(float(p["lifetime_years"] or 1))))}
+            for p in list_projects(store, city=city, status="funded", scope=scope)[:500]]
 
 
 def pathway(store, *, body: PathwayIn, scope: Scope = None) -> dict:

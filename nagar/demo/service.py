@@ -42,19 +42,25 @@ DEMO_ACCOUNTS = (
 )
 
 
+def accounts_file(settings):
+    """Where the demo accounts' passwords are kept: ``demo-accounts.txt`` beside the database."""
+    from pathlib import Path
+
+    return Path(str(settings.db)).parent / "demo-accounts.txt"
+
+
 def ensure_demo_accounts(store: Store, *, settings) -> list[dict]:
     """Create the demo accounts once, with random passwords written to ``demo-accounts.txt`` (0600) beside
     the database; return them (with passwords) when they were just created, else an empty list."""
     import os
     import secrets
-    from pathlib import Path
 
     from nagar.security import audit
     from nagar.security.service import create_user
 
     if store.get_user(username="admin") is not None:
         return []
-    path = Path(str(settings.db)).parent / "demo-accounts.txt"
+    path = accounts_file(settings)
     out = []
     for username, platform_admin, roles in DEMO_ACCOUNTS:
         password = secrets.token_urlsafe(12)

@@ -229,11 +229,18 @@ def frontier(
     t = Table(title=f"Efficient frontier of fund {fund}")
     for col in ("budget", "status", "exact tCO2e", "greedy tCO2e", "exact - greedy", "gap", "time"):
         t.add_column(col, justify="right")
+    missed = 0
     for r in out["items"]:
-        t.add_row(_money(r["budget"], cur), r["status"], f"{r['exact_abatement_t']:,.0f}",
-                  f"{r['greedy_abatement_t']:,.0f}", f"{r['exact_abatement_t'] - r['greedy_abatement_t']:+,.0f}",
+        ex, gr = r["exact_abatement_t"], r["greedy_abatement_t"]
+        missed += gr is None and r["greedy_violations"] > 0
+        t.add_row(_money(r["budget"], cur), r["status"], "-" if ex is None else f"{ex:,.0f}",
+                  f"misses {r['greedy_violations']} rule(s)" if gr is None else f"{gr:,.0f}",
+                  "-" if ex is None or gr is None else f"{ex - gr:+,.0f}",
                   f"{r['gap']:.3%}" if r["gap"] is not None else "-", f"{r['seconds']:.2f} s")
     console.print(t)
+    if missed:
+        console.print("greedy 'misses': the walk down the cost-per-tonne curve cannot meet every rule there "
+                      "(usually city floors), so it has no comparable portfolio; '-': no portfolio meets the rules.")
     if svg is not None:
         console.print(f"Drawing written to {svg}")
 

@@ -195,6 +195,30 @@ class PlanRules(_Strict):
         return v
 
 
+class FrontierPoint(BaseModel):
+    """One budget of the efficient frontier. Null amounts mean "no portfolio", never zero abatement."""
+
+    budget: float = Field(..., description="[base currency]")
+    status: str = Field(..., description="optimal | feasible (time limit, see gap) | infeasible | no_solution")
+    exact_abatement_t: float | None = Field(
+        ..., description="Lifetime abatement of the best portfolio [tCO2e]; null when infeasible or no solution")
+    exact_objective: float | None = Field(..., description="The MILP objective; null when there is no portfolio")
+    greedy_abatement_t: float | None = Field(
+        ..., description="The greedy (cost-per-tonne) portfolio's abatement; null when it misses a rule")
+    greedy_objective: float | None = None
+    greedy_violations: int = Field(0, description="Rules the greedy portfolio misses (usually city floors)")
+    committed: float | None = Field(..., description="Money committed by the best portfolio; null without one")
+    gap: float | None = Field(None, description="Relative optimality gap of the exact answer")
+    seconds: float
+    message: str
+
+
+class FrontierOut(BaseModel):
+    fund: str
+    base_currency: str
+    items: list[FrontierPoint]
+
+
 class PlanRequest(PlanRules):
     fund: str = Field(..., examples=["jp-decarb"])
     save: bool = Field(True, description="Keep the plan (it can then be adopted)")

@@ -1268,7 +1268,14 @@ def frontier(projects, instruments: Sequence[Instrument], constraints: Constrain
 
     ``budgets`` default: ``points`` budgets evenly from 1/points of the caps' total to all of it.
     Returns columns budget, status, exact_abatement_t, exact_objective, greedy_abatement_t,
-    greedy_objective, committed, gap, seconds, message. ``on_point(k, total)`` is called after each point.
+    greedy_objective, greedy_violations, committed, gap, seconds, message. ``on_point(k, total)`` is called
+    after each point.
+
+    Where the rules cannot all hold at a budget (``status`` infeasible or no_solution) the exact columns and
+    ``committed`` are null, not 0: there is no portfolio. The greedy columns are null where the greedy walk
+    misses a rule (``greedy_violations`` > 0, typically city floors above what the budget allows): its
+    portfolio is then no answer to the plan, and comparing it with the exact one would be misleading (it
+    can hold more abatement precisely because it ignores the floors).
     """
     cons = constraints or Constraints()
     df = _frame(projects)
@@ -1279,13 +1286,20 @@ def frontier(projects, instruments: Sequence[Instrument], constraints: Constrain
         c = Constraints(**{**cons.__dict__, "budget": float(b)})
         gr = greedy(df, instruments, c, rank_by=rank_by)
         ex = solve(df, instruments, c, diagnose=False, start=gr)
-        rows.append({"budget": float(b), "status": ex.status, "exact_abatement_t": ex.abatement_t,
-                     "exact_objective": ex.objective, "greedy_abatement_t": gr.abatement_t,
-                     "greedy_objective": gr.objective, "committed": ex.committed, "gap": ex.gap,
+        solved = ex.status in ("optimal", "feasible")
+        gr_ok = not gr.violations
+        rows.append({"budget": float(b), "status": ex.status,
+                     "exact_abatement_t": ex.abatement_t if solved else None,
+                     "exact_objective": ex.objective if solved else None,
+                     "greedy_abatement_t": gr.abatement_t if gr_ok else None,
+                     "greedy_objective": gr.objective if gr_ok else None,
+                     "greedy_violations": len(gr.violations),
+                     "committed": ex.committed if solved else None, "gap": ex.gap,
                      "seconds": ex.seconds, "message": ex.message})
         if on_point:
             on_point(k + 1, len(bs))
     return pl.DataFrame(rows, schema={"budget": pl.Float64, "status": pl.String, "exact_abatement_t": pl.Float64,
                                       "exact_objective": pl.Float64, "greedy_abatement_t": pl.Float64,
-                                      "greedy_objective": pl.Float64, "committed": pl.Float64, "gap": pl.Float64,
+                                      "greedy_objective": pl.Float64, "greedy_violations": pl.Int64,
+                                      "committed": pl.Float64, "gap": pl.Float64,
                                       "seconds": pl.Float64, "message": pl.String})

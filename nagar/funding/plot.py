@@ -24,7 +24,8 @@ def frontier_svg(frame: pl.DataFrame, *, currency: str = "JPY", title: str = "Ef
     left, right, top, bottom = 90, 20, 40, 60
     pw, ph = width - left - right, height - top - bottom
     b = frame["budget"].to_list() if frame.height else [0.0]
-    ys = (frame["exact_abatement_t"].to_list() + frame["greedy_abatement_t"].to_list()) if frame.height else [0.0]
+    ys = [y for y in (frame["exact_abatement_t"].to_list() + frame["greedy_abatement_t"].to_list())
+          if y is not None] or [0.0]  # null: no portfolio at that budget (infeasible, or greedy misses a rule)
     xmax = max(max(b), 1e-9)
     ymax = max(max(ys), 1e-9) * 1.05
 
@@ -55,9 +56,12 @@ def frontier_svg(frame: pl.DataFrame, *, currency: str = "JPY", title: str = "Ef
                                       ' stroke-dasharray="6 4"')):
         if not frame.height:
             continue
-        pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(frame["budget"].to_list(), frame[col].to_list()))
+        xy = [(x, y) for x, y in zip(frame["budget"].to_list(), frame[col].to_list()) if y is not None]
+        if not xy:
+            continue
+        pts = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in xy)
         out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
-        for x, y in zip(frame["budget"].to_list(), frame[col].to_list()):
+        for x, y in xy:
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"/>')
     lx, ly = left + 15, top + 10
     for k, (colour, label) in enumerate((("#1f77b4", "exact (MILP)"), ("#d62728", "greedy by cost per tonne"))):

@@ -16,8 +16,8 @@ from nagar.security.permissions import Perm, PrincipalDep, check_city, require
 from nagar.store.deps import StoreDep
 
 from . import service
-from .models import (FundBase, FundCreate, FundRead, InstrumentBase, InstrumentCreate, InstrumentRead, MrvBatch,
-                     PlanRequest, PlanRules, ProjectBase, ProjectCreate, ProjectRead)
+from .models import (FrontierOut, FundBase, FundCreate, FundRead, InstrumentBase, InstrumentCreate, InstrumentRead,
+                     MrvBatch, PlanRequest, PlanRules, ProjectBase, ProjectCreate, ProjectRead)
 
 router = APIRouter(prefix="/api/v1/funding", tags=["funding"])
 
@@ -170,7 +170,10 @@ def adopt_plan(plan_id: str, store: StoreDep, principal: PrincipalDep) -> dict:
 
 _FRONTIER = require(Perm.PLATFORM)
 _FRONTIER["responses"] = {**_FRONTIER.get("responses", {}),
-                          200: {"content": {"application/json": {}, "image/svg+xml": {}}}}
+                          200: {"description": "The frontier (JSON; null amounts where no portfolio meets the "
+                                               "rules) or its drawing (SVG)",
+                                "content": {"application/json": {}, "image/svg+xml": {}}}}
+_FRONTIER["response_model"] = FrontierOut
 
 
 @router.get("/frontier", summary="Efficient frontier: abatement against budget, exact and greedy", **_FRONTIER)

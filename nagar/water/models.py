@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class WaterStationIn(BaseModel):
@@ -42,7 +42,18 @@ class SampleIn(BaseModel):
 class SamplesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    samples: list[SampleIn] = Field(..., min_length=1, max_length=10000)
+    samples: list[SampleIn] = Field(..., min_length=1, max_length=10000,
+                                    description="The body may also be the bare list, as for /observations")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list(cls, data):
+        """Accept ``[{...}, ...]`` as ``{"samples": [...]}``; name the expected shape for anything else."""
+        if isinstance(data, list):
+            return {"samples": data}
+        if not isinstance(data, dict):
+            raise ValueError('expected {"samples": [...]} or a JSON list of samples')
+        return data
 
 
 class SamplesWritten(BaseModel):

@@ -90,3 +90,21 @@ def test_cli_rules_endpoint_history(tmp_path):
     assert r.exit_code == 0
     r = runner.invoke(cli.app, ["deliver", "--db", str(db)])
     assert r.exit_code == 0 and "delivered 0" in r.output
+
+
+def test_cli_errors_name_the_field_and_the_file(tmp_path):
+    db = tmp_path / "cli.duckdb"
+    s = DuckDBStore(db)
+    s.upsert_city(DHAKA)
+    s.close()
+    r = runner.invoke(cli.app, ["endpoint", "--city", "dhaka", "--url", "ftp://x", "--db", str(db)])
+    assert r.exit_code == 2 and "error (url)" in r.output and "http(s) URL required" in r.output
+    assert "(rule)" not in r.output and "at least 8 characters" not in r.output
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"name": "x",\n "rule": {"kind": "aqi", }}')
+    r = runner.invoke(cli.app, ["rules", "--city", "dhaka", "--add", str(bad), "--db", str(db)], terminal_width=300)
+    assert r.exit_code == 2 and f"error (file): {bad}: Invalid JSON" in r.output, r.output
+    assert "line 2 column" in r.output and ": :" not in r.output
+    bad.write_text('{"name": "x", "rule": {"kind": "aqi"}}')
+    r = runner.invoke(cli.app, ["rules", "--city", "dhaka", "--add", str(bad), "--db", str(db)], terminal_width=300)
+    assert r.exit_code == 2 and "error (rule):" in r.output and f"{bad}: rule" in r.output

@@ -48,6 +48,12 @@ def climate_rows(ns: dict) -> dict:
              "grid_change": 0.0, "source": "matrix"}, actor="matrix", now=datetime.now(timezone.utc))
         return {}
 
+    def activity_2024(ctx) -> dict:  # the inventory of a year without activity data is a 404
+        ctx.world.store.upsert_climate_activity(
+            [{"city": ctx.target, "year": 2024, "kind": "fuel", "subsector": "I.1", "item": "lpg", "quantity": 1.0,
+              "unit": "t"}], actor="matrix", now=datetime.now(timezone.utc))
+        return {}
+
     return {
         ("GET", "/climate/drivers"): Route(Perm.READ, reads(), prepare=drivers_stored),
         ("PUT", "/climate/drivers"): Route(Perm.WRITE, writes("200"), body=lambda ctx: body(
@@ -59,11 +65,14 @@ def climate_rows(ns: dict) -> dict:
         ("POST", "/climate/factors"): Route(Perm.WRITE, writes("201"), body=lambda ctx: body(
             {"city": ctx.target, "kind": "grid", "value": 0.5, "year": 2024, "source": "matrix test"})),
         ("GET", "/climate/inventory"): Route(Perm.READ, reads((("year", "2024"),),
-                                                              (("year", "2024"), ("format", "csv")))),
+                                                              (("year", "2024"), ("format", "csv"))),
+                                             prepare=activity_2024),
         ("GET", "/climate/inventory/runs"): Route(Perm.READ, reads()),
         ("POST", "/climate/inventory/runs"): Route(Perm.WRITE, writes("201"),
-                                                   body=lambda ctx: body({"city": ctx.target, "year": 2024})),
+                                                   body=lambda ctx: body({"city": ctx.target, "year": 2024}),
+                                                   prepare=activity_2024),
         ("GET", "/climate/renewable-share"): Route(Perm.READ, reads()),
         ("POST", "/climate/pathway"): Route(Perm.READ, reads(),
-                                            body=lambda ctx: body({"city": ctx.target, "base_year": 2024})),
+                                            body=lambda ctx: body({"city": ctx.target, "base_year": 2024}),
+                                            prepare=activity_2024),
     }

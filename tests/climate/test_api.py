@@ -55,6 +55,10 @@ def test_operator_writes_and_reads_the_inventory(world):
     assert inv["totals"]["basic_t"] == pytest.approx(3205.177) and inv["gwp"] == "ar5"
     i71 = next(r for r in inv["table"] if r["ref"] == "I.7.1")
     assert i71["notation"] == "NO" and i71["explanation"] == "no coal mining"
+    # a year without activity data has no inventory (not one of zero emissions)
+    r = c.get(f"{API}/inventory", params={"city": "dhaka", "year": 2023}, headers=as_("d_analyst"))
+    assert r.status_code == 404 and r.json()["message"].startswith("no activity data for dhaka in 2023")
+    assert "years with data: 2024" in r.json()["message"] and r.json()["field"] == "year"
     assert c.get(f"{API}/inventory", params={"city": "dhaka", "gwp": "ar6"},
                  headers=as_("d_analyst")).json()["totals"]["basic_t"] == pytest.approx(3206.1574)
     r = c.get(f"{API}/inventory", params={"city": "dhaka", "format": "csv"}, headers=as_("d_analyst"))

@@ -68,3 +68,47 @@ def test_factors_pathway_renewables_and_demo(db):
     assert [m["year"] for m in out["milestones"]] == [2030, 2041, 2050]
     r = runner.invoke(cli.app, ["renewables", "--city", "dhaka", "--year", "2023", "--db", str(db)])
     assert r.exit_code == 0 and "2023-01" in r.stdout
+
+
+def test_pathway_uses_stored_drivers_and_the_citys_funded_projects(db):
+    """Like POST /climate/pathway and the /climate page: no growth option -> the stored drivers; the city's
+    funded projects (not its candidates, not another city's) are in the portfolio unless --no-funded."""
+    from nagar.climate.models import DriversIn
+    from nagar.climate.service import put_drivers
+    from nagar.funding.models import ProjectCreate
+    from nagar.funding.service import put_projects
+
+    assert runner.invoke(cli.app, ["demo", "--db", str(db)]).exit_code == 0  # stores demo drivers; ours replace them
+    s = cli._open_store(db)
+    s.upsert_city(dict(DHAKA, id="khulna", name="Khulna"))
+    put_drivers(s, body=DriversIn(city="dhaka", gdp_growth=0.10, source="test drivers"), actor="test")
+    base = dict(sector="solar_pv", capital_cost=1e6, currency="USD", annual_saving=1e5, lifetime_years=10.4,
+                start_year=2030)
+    put_projects(s, projects=[ProjectCreate(id="pv", city="dhaka", name="PV", annual_abatement=1000.0, **base),
+                              ProjectCreate(id="cand", city="dhaka", name="C", annual_abatement=5e5, **base),
+                              ProjectCreate(id="kh", city="khulna", name="K", annual_abatement=7e5, **base)])
+    s.put_projects([{**s.get_project("pv"), "status": "funded"}, {**s.get_project("kh"), "status": "funded"}])
+    s.close()
+    r = runner.invoke(cli.app, ["pathway", "--city", "dhaka", "--json", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["drivers"]["gdp_growth"] == 0.10 and out["drivers_source"] == "test drivers"
+    bau = {row["year"]: row["bau_t"] for row in out["bau"]}
+    assert bau[out["base_year"] + 1] > bau[out["base_year"]]  # grows with the stored 10 % GDP growth
+    ms = {m["year"]: m for m in out["milestones"]}
+    # the funded PV plant only: 1 000 t/yr from 2030 for round(10.4) = 10 years -> 2030-2039
+    assert ms[2030]["abatement_t"] == pytest.approx(1000.0) and ms[2041]["abatement_t"] == 0.0
+    r = runner.invoke(cli.app, ["pathway", "--city", "dhaka", "--no-funded", "--gdp-growth", "0", "--json",
+                                "--db", str(db)])
+    out = json.loads(r.stdout)
+    assert {m["abatement_t"] for m in out["milestones"]} == {0.0}
+    assert out["bau"][1]["bau_t"] == pytest.approx(out["bau"][0]["bau_t"])  # --gdp-growth 0 overrides
+    r = runner.invoke(cli.app, ["pathway", "--city", "dhaka", "--db", str(db)])
+    assert "drivers: test drivers" in r.stdout and "1 funded" in r.stdout
+
+
+def test_pathway_option_out_of_range_is_one_message(db):
+    assert runner.invoke(cli.app, ["demo", "--db", str(db)]).exit_code == 0
+    r = runner.invoke(cli.app, ["pathway", "--city", "dhaka", "--gdp-growth", "5", "--db", str(db)])
+    assert r.exit_code == 2 and "error (gdp_growth): --gdp-growth:" in r.output and "less than or equal to 1" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)

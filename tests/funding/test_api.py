@@ -103,6 +103,12 @@ def test_plan_frontier_adopt_mrv(world):
     # frontier as data and as a drawing
     fr = c.get(f"{API}/frontier", params={"fund": "jp-decarb", "points": 3}, headers=h(world, "root"))
     assert fr.status_code == 200 and len(fr.json()["items"]) == 3
+    # floors above every budget of the sweep: no portfolio, so no amount (null, not 0 t)
+    fr = c.get(f"{API}/frontier", params={"fund": "jp-decarb", "points": 2, "city_floor": 50e9},
+               headers=h(world, "root"))
+    assert fr.status_code == 200 and {p["status"] for p in fr.json()["items"]} == {"infeasible"}
+    assert all(p["exact_abatement_t"] is None and p["committed"] is None and p["greedy_abatement_t"] is None
+               and p["greedy_violations"] > 0 for p in fr.json()["items"])
     svg = c.get(f"{API}/frontier", params={"plan": plan["id"], "points": 2, "format": "svg"},
                 headers=h(world, "root"))
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")

@@ -381,3 +381,24 @@ def test_thread_count_can_change_between_solves():
     for threads in (1, None, 2, 1):
         res = solve(projects, inst, Constraints(threads=threads, **EXACT))
         assert res.status == "optimal" and res.objective == 10, (threads, res.message)
+
+
+def test_frontier_has_no_amount_where_there_is_no_portfolio():
+    # floors x 5 + y 4 = 9. At a budget of 8 nothing meets them: exact and greedy are null, not 0 t.
+    # At 9 the only portfolio meeting both floors is X2 + Y (5 + 1 = 6 t). Greedy serves x's floor with
+    # its best project by cost per tonne, X1 (6 for 12 t), after which Y (4) no longer fits: it holds
+    # 12 t by missing y's floor, so it is no answer to the plan and is not shown above the exact one.
+    projects = [P("X1", city="x", cost=6, abate=12), P("X2", city="x", cost=5, abate=5),
+                P("Y", city="y", cost=4, abate=1)]
+    inst = [Instrument("g", "grant", 20)]
+    cons = Constraints(city_floors={"x": 5, "y": 4}, **EXACT)
+    assert greedy(projects, inst, Constraints(**{**cons.__dict__, "budget": 9.0})).abatement_t == 12
+    rows = frontier(projects, inst, cons, budgets=[8.0, 9.0]).to_dicts()
+    assert rows[0]["status"] == "infeasible" and rows[0]["exact_abatement_t"] is None
+    assert rows[0]["exact_objective"] is None and rows[0]["committed"] is None
+    assert rows[0]["greedy_abatement_t"] is None and rows[0]["greedy_violations"] >= 1
+    assert rows[1]["status"] == "optimal" and rows[1]["exact_abatement_t"] == 6 and rows[1]["committed"] == 9
+    assert rows[1]["greedy_abatement_t"] is None and rows[1]["greedy_violations"] == 1
+    from nagar.funding.plot import frontier_svg
+
+    assert frontier_svg(frontier(projects, inst, cons, budgets=[8.0, 9.0])).count("<circle") == 1

@@ -295,3 +295,14 @@ def test_per_account_rate_limit_answers_429_with_retry_after(tmp_path):
         # anonymous callers are limited per IP, not by this account's bucket
         assert client.get("/api/v1/cities").status_code == 200
     store.close()
+
+
+def test_login_with_a_json_body_says_form_fields_are_expected(env):
+    app, store, client, users, _ = env
+    r = client.post("/api/v1/auth/token", json={"username": "dh_an", "password": _PASSWORD})
+    assert r.status_code == 422 and "username: Field required" not in r.json()["message"]
+    assert "form fields (username, password)" in r.json()["message"] and "not a JSON body" in r.json()["message"]
+    r = client.post("/api/v1/auth/token", data={"username": "dh_an"})  # form, but incomplete: the usual answer
+    assert r.status_code == 422 and r.json()["message"] == "password: Field required"
+    r = client.post("/api/v1/keys", json={"nam": "x"}, headers=hdr(app, users, "dh_an"))
+    assert r.status_code == 422 and "form fields" not in r.json()["message"]  # JSON routes unchanged

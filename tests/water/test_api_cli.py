@@ -115,3 +115,16 @@ def test_cli_load_wqi_exceedances(tmp_path):
     assert json.loads(r.stdout)["items"][0]["wqi"] == pytest.approx(78.84, abs=0.01)
     r = runner.invoke(cli.app, ["objectives", "--city", "dhaka", "--db", str(db)])
     assert r.exit_code == 0 and "irrigation" in r.output and "dhaka-dry" in r.output and "Schedule 10" in r.output.replace("\n", " ")
+
+
+def test_samples_may_be_a_bare_list_like_observations(client):
+    h = client.headers_oper
+    client.post(f"{API}/stations", json={"stations": [{"id": "bg-1", "lat": 23.7, "lon": 90.41}]}, headers=h)
+    row = {"station": "bg-1", "parameter": "do", "time": "2024-01-10T10:00:00+06:00", "value": 6, "unit": "mg/L"}
+    r = client.post(f"{API}/samples", json=[row], headers=h)
+    assert r.status_code == 200 and r.json()["inserted"] == 1, r.text
+    r = client.post(f"{API}/samples", json=[{**row, "station": "nope"}], headers=h)
+    assert r.status_code == 422 and r.json()["field"] == "samples.0.station"
+    r = client.post(f"{API}/samples", json="do=6", headers=h)
+    assert r.status_code == 422 and 'expected {"samples": [...]} or a JSON list of samples' in r.json()["message"]
+    assert "valid dictionary" not in r.json()["message"]
