@@ -187,6 +187,13 @@
       },
     });
     document.getElementById("frontier-box").dataset.points = String(pts.length);
+    // the greedy ranking is not drawn where its portfolio breaks the plan's rules (usually city floors)
+    var missed = pts.filter(function (p) { return p.greedy_abatement_t === null && p.greedy_violations > 0; }).length;
+    var note = document.getElementById("frontier-note");
+    note.hidden = missed === 0;
+    note.textContent = missed ? fmt(t("The greedy ranking breaks the plan's rules (such as city floors) at {n} of {total} budgets and is not drawn there."), {
+      n: missed, total: pts.length,
+    }) : "";
   }
 
   // ------------------------------------------------------------------------------- MAC curve
