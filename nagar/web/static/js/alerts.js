@@ -11,15 +11,9 @@
     i18nUrl: body.dataset.i18nUrl,
     city: body.dataset.city || "dhaka",
   };
-  var MESSAGES = {};
-  function t(msgid) {
-    return MESSAGES[msgid] || msgid;
-  }
-  function fmt(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  var N = window.Nagar;
+  var t = N.t;
+  var fmt = N.fmt;
   var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 1 });
   /** Dates in the city's time zone (named), 24-hour clock in every language (bn-BD's default
    * 12-hour pattern mixes Bengali digits with a Latin "AM"). */
@@ -136,22 +130,8 @@
     return text;
   }
 
-  function getJSON(url) {
-    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) {
-      if (!r.ok) {
-        var err = new Error(r.status + " " + url);
-        err.status = r.status;
-        throw err;
-      }
-      return r.json();
-    });
-  }
-  function setStatus(text, isError) {
-    var el = document.getElementById("status");
-    el.textContent = text || "";
-    el.classList.toggle("error", !!isError);
-    el.hidden = !text;
-  }
+  var getJSON = N.getJSON;
+  var setStatus = N.setStatus;
   /** The city <select>: every city the caller may see, by its translated name; choosing one reloads the page. */
   function fillCities(cities) {
     var select = document.getElementById("city-select");
@@ -218,7 +198,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     var base = cfg.api + "/cities/" + encodeURIComponent(cfg.city) + "/alerts";
     getJSON(cfg.i18nUrl).catch(function () { return { messages: {} }; }).then(function (m) {
-      MESSAGES = m.messages || {};
+      N.setMessages(m.messages);
       setStatus(t("Loading…"));
       return Promise.all([
         getJSON(base + "/events?limit=200"),

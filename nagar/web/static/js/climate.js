@@ -15,15 +15,9 @@
     year: body.dataset.year || "",
   };
 
-  var MESSAGES = {};
-  function t(msgid) {
-    return MESSAGES[msgid] || msgid;
-  }
-  function fmt(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  var N = window.Nagar;
+  var t = N.t;
+  var fmt = N.fmt;
 
   var SECTORS = {
     I: function () { return t("Stationary energy"); },
@@ -39,48 +33,12 @@
   ];
   var MILESTONES = [2041, 2050];
 
-  var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 0 });
-  function num(v) {
-    return v === null || v === undefined || isNaN(v) ? "–" : nf.format(Math.round(v));
-  }
-
-  function getJSON(url, options) {
-    var opts = Object.assign({ headers: { Accept: "application/json" }, credentials: "same-origin" }, options || {});
-    return fetch(url, opts).then(function (r) {
-      if (!r.ok) {
-        var err = new Error(r.status + " " + url);
-        err.status = r.status;
-        throw err;
-      }
-      return r.json();
-    });
-  }
-  function api(path, params) {
-    var q = new URLSearchParams();
-    Object.keys(params || {}).forEach(function (k) {
-      if (params[k] !== null && params[k] !== undefined && params[k] !== "") q.set(k, params[k]);
-    });
-    var qs = q.toString();
-    return getJSON(cfg.api + path + (qs ? "?" + qs : ""));
-  }
-  function csrfHeader() {
-    var m = /(?:^|;\s*)nagar_csrf=([^;]+)/.exec(document.cookie);
-    return m ? { "X-CSRF-Token": decodeURIComponent(m[1]) } : {};
-  }
-  function postJSON(path, payload) {
-    return getJSON(cfg.api + path, {
-      method: "POST",
-      headers: Object.assign({ Accept: "application/json", "Content-Type": "application/json" }, csrfHeader()),
-      body: JSON.stringify(payload),
-    });
-  }
-
-  function setStatus(text, isError) {
-    var el = document.getElementById("status");
-    el.textContent = text || "";
-    el.classList.toggle("error", !!isError);
-    el.hidden = !text;
-  }
+  var num = N.num;
+  var getJSON = N.getJSON;
+  var api = N.api;
+  var csrfHeader = N.csrfHeader;
+  var postJSON = N.postJSON;
+  var setStatus = N.setStatus;
   function fail(err) {
     if (window.console) console.error(err);
     body.dataset.state = "error";
@@ -245,7 +203,7 @@
       api("/cities").catch(function () { return { items: [] }; }),
     ])
       .then(function (res) {
-        MESSAGES = res[0].messages || {};
+        N.setMessages(res[0].messages);
         setStatus(t("Loading…"));
         fillCities(res[1].items || []);
         return api("/climate/inventory", { city: cfg.city, year: cfg.year, format: "json" });

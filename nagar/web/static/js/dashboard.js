@@ -18,17 +18,9 @@
     tileUrl: body.dataset.tileUrl || "",
   };
 
-  var MESSAGES = {};
-  /** The translation of msgid in the page language (English msgid when it has none). */
-  function t(msgid) {
-    return MESSAGES[msgid] || msgid;
-  }
-  /** Replace {name} placeholders of an already translated text. */
-  function fmt(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  var N = window.Nagar;
+  var t = N.t;
+  var fmt = N.fmt;
 
   var NO_DATA_COLOUR = "#9aa5a1";
   var HOUR = 3600 * 1000;
@@ -116,27 +108,9 @@
 
   // ---------------------------------------------------------------------------------------- data
 
-  function getJSON(url) {
-    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) {
-      if (!r.ok) throw new Error(r.status + " " + url);
-      return r.json();
-    });
-  }
-  function api(path, params) {
-    var query = new URLSearchParams();
-    Object.keys(params || {}).forEach(function (k) {
-      if (params[k] !== null && params[k] !== undefined && params[k] !== "") query.set(k, params[k]);
-    });
-    var qs = query.toString();
-    return getJSON(cfg.api + path + (qs ? "?" + qs : ""));
-  }
-
-  function setStatus(text, isError) {
-    var el = document.getElementById("status");
-    el.textContent = text || "";
-    el.classList.toggle("error", !!isError);
-    el.hidden = !text;
-  }
+  var getJSON = N.getJSON;
+  var api = N.api;
+  var setStatus = N.setStatus;
 
   function setBusy(busy) {
     body.dataset.state = busy ? "loading" : "ready";
@@ -742,7 +716,7 @@
       cfg.geoUrl ? getJSON(cfg.geoUrl).catch(function () { return null; }) : Promise.resolve(null),
     ])
       .then(function (res) {
-        MESSAGES = res[0].messages || {};
+        N.setMessages(res[0].messages);
         state.cities = res[1].items || [];
         state.standards = res[2].items || [];
         initMap(res[3]);

@@ -16,10 +16,8 @@
     geoUrl: body.dataset.geoUrl || "",
     city: body.dataset.city || "dhaka",
   };
-  var MESSAGES = {};
-  function t(msgid) {
-    return MESSAGES[msgid] || msgid;
-  }
+  var N = window.Nagar;
+  var t = N.t;
   var CATEGORIES = {
     0: function () { return t("All categories"); },
     1: function () { return t("Temperature exchange equipment"); },
@@ -40,25 +38,11 @@
     return v === null || v === undefined ? "–" : pf.format(v);
   }
 
-  function getJSON(url) {
-    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) {
-      if (!r.ok) {
-        var err = new Error(r.status + " " + url);
-        err.status = r.status;
-        throw err;
-      }
-      return r.json();
-    });
-  }
+  var getJSON = N.getJSON;
   function cityApi(path) {
     return getJSON(cfg.api + "/cities/" + encodeURIComponent(cfg.city) + "/ewaste" + path);
   }
-  function setStatus(text, isError) {
-    var el = document.getElementById("status");
-    el.textContent = text || "";
-    el.classList.toggle("error", !!isError);
-    el.hidden = !text;
-  }
+  var setStatus = N.setStatus;
 
   /** The city <select>: every city the caller may see, by its translated name; choosing one reloads the page. */
   function fillCities(cities) {
@@ -178,7 +162,7 @@
       cfg.geoUrl ? getJSON(cfg.geoUrl).catch(function () { return null; }) : Promise.resolve(null),
     ])
       .then(function (first) {
-        MESSAGES = first[0].messages || {};
+        N.setMessages(first[0].messages);
         geo = first[1];
         setStatus(t("Loading…"));
         return Promise.all([cityApi("/collection-rate"), cityApi("/points"), loadCities()]);

@@ -14,15 +14,9 @@
     tileUrl: body.dataset.tileUrl || "",
   };
 
-  var MESSAGES = {};
-  function t(msgid) {
-    return MESSAGES[msgid] || msgid;
-  }
-  function fmt(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  var N = window.Nagar;
+  var t = N.t;
+  var fmt = N.fmt;
 
   var SECTORS = {
     solar_pv: { colour: "#e0a526", label: function () { return t("Solar power"); } },
@@ -42,40 +36,15 @@
     return SECTORS[id] ? SECTORS[id].colour : "#9aa5a1";
   }
 
-  var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 0 });
   var compact = new Intl.NumberFormat(cfg.locale, { notation: "compact", maximumFractionDigits: 1 });
-  function num(v) {
-    return v === null || v === undefined || isNaN(v) ? "–" : nf.format(Math.round(v));
-  }
+  var num = N.num;
   function short(v) {
     return v === null || v === undefined || isNaN(v) ? "–" : compact.format(v);
   }
 
-  function getJSON(url) {
-    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) {
-      if (!r.ok) {
-        var err = new Error(r.status + " " + url);
-        err.status = r.status;
-        throw err;
-      }
-      return r.json();
-    });
-  }
-  function api(path, params) {
-    var q = new URLSearchParams();
-    Object.keys(params || {}).forEach(function (k) {
-      if (params[k] !== null && params[k] !== undefined && params[k] !== "") q.set(k, params[k]);
-    });
-    var qs = q.toString();
-    return getJSON(cfg.api + path + (qs ? "?" + qs : ""));
-  }
-
-  function setStatus(text, isError) {
-    var el = document.getElementById("status");
-    el.textContent = text || "";
-    el.classList.toggle("error", !!isError);
-    el.hidden = !text;
-  }
+  var getJSON = N.getJSON;
+  var api = N.api;
+  var setStatus = N.setStatus;
   function fail(err) {
     if (window.console) console.error(err);
     body.dataset.state = "error";
@@ -353,7 +322,7 @@
       api("/cities").catch(function () { return { items: [] }; }),
     ])
       .then(function (res) {
-        MESSAGES = res[0].messages || {};
+        N.setMessages(res[0].messages);
         geo = res[1];
         cities = res[2].items || [];
         setStatus(t("Loading…"));

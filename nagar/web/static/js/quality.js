@@ -16,15 +16,9 @@
     station: body.dataset.station || "",
   };
 
-  var MESSAGES = {};
-  function t(msgid) {
-    return MESSAGES[msgid] || msgid;
-  }
-  function fmt(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  var N = window.Nagar;
+  var t = N.t;
+  var fmt = N.fmt;
   var KINDS = ["stuck", "spike", "out_of_range", "drift", "timestamp"];
   var KIND_NAMES = {
     stuck: function () { return t("Stuck"); },
@@ -44,30 +38,9 @@
     return s.slice(5, 16);
   }
 
-  function getJSON(url) {
-    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) {
-      if (!r.ok) {
-        var err = new Error(r.status + " " + url);
-        err.status = r.status;
-        throw err;
-      }
-      return r.json();
-    });
-  }
-  function api(path, params) {
-    var q = new URLSearchParams();
-    Object.keys(params || {}).forEach(function (k) {
-      if (params[k] !== null && params[k] !== undefined && params[k] !== "") q.set(k, params[k]);
-    });
-    var qs = q.toString();
-    return getJSON(cfg.api + path + (qs ? "?" + qs : ""));
-  }
-  function setStatus(text, isError) {
-    var el = document.getElementById("status");
-    el.textContent = text || "";
-    el.classList.toggle("error", !!isError);
-    el.hidden = !text;
-  }
+  var getJSON = N.getJSON;
+  var api = N.api;
+  var setStatus = N.setStatus;
   function fail(err) {
     if (window.console) console.error(err);
     body.dataset.state = "error";
@@ -218,7 +191,7 @@
       api("/cities").catch(function () { return { items: [] }; }),
     ])
       .then(function (res) {
-        MESSAGES = res[0].messages || {};
+        N.setMessages(res[0].messages);
         setStatus(t("Loading…"));
         fillCities(res[1].items || []);
         return api(base + "/quality/summary");

@@ -18,28 +18,13 @@
   };
   var COLOURS = ["#b5462f", "#7a4b9c", "#1f78b4", "#2a9d8f", "#8c6d1f", "#c9a227", "#555555"];
 
-  var MESSAGES = {};
-  function t(msgid) {
-    return MESSAGES[msgid] || msgid;
-  }
-  function fmt(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  var N = window.Nagar;
+  var t = N.t;
+  var fmt = N.fmt;
   var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 1 });
   var df = new Intl.DateTimeFormat(cfg.locale, { dateStyle: "medium", timeStyle: "short", hourCycle: "h23" });
 
-  function getJSON(url) {
-    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) {
-      if (!r.ok) {
-        var err = new Error(r.status + " " + url);
-        err.status = r.status;
-        throw err;
-      }
-      return r.json();
-    });
-  }
+  var getJSON = N.getJSON;
   function api(path, params) {
     return getJSON(cfg.api + path + "?" + new URLSearchParams(params).toString());
   }
@@ -130,7 +115,7 @@
       api("/service-requests/sla-breaches", { city: cfg.city }),
     ])
       .then(function (res) {
-        MESSAGES = res[0].messages || {};
+        N.setMessages(res[0].messages);
         var select = document.getElementById("city-select");
         (res[2].items || []).forEach(function (c) {
           if (c.id === cfg.city) return;

@@ -14,15 +14,9 @@
     tileUrl: body.dataset.tileUrl || "",
     city: body.dataset.city || "dhaka",
   };
-  var MESSAGES = {};
-  function t(msgid) {
-    return MESSAGES[msgid] || msgid;
-  }
-  function fmt(text, values) {
-    return text.replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  var N = window.Nagar;
+  var t = N.t;
+  var fmt = N.fmt;
   var CATEGORIES = [
     { key: "excellent", colour: "#1a9850", label: function () { return t("Excellent"); } },
     { key: "good", colour: "#91cf60", label: function () { return t("Good"); } },
@@ -41,16 +35,7 @@
     return v === null || v === undefined || isNaN(v) ? "–" : (f || nf).format(v);
   }
 
-  function getJSON(url) {
-    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }).then(function (r) {
-      if (!r.ok) {
-        var err = new Error(r.status + " " + url);
-        err.status = r.status;
-        throw err;
-      }
-      return r.json();
-    });
-  }
+  var getJSON = N.getJSON;
   function api(path, params) {
     var q = new URLSearchParams();
     Object.keys(params || {}).forEach(function (k) {
@@ -59,12 +44,7 @@
     var qs = q.toString();
     return getJSON(cfg.api + "/cities/" + encodeURIComponent(cfg.city) + "/water" + path + (qs ? "?" + qs : ""));
   }
-  function setStatus(text, isError) {
-    var el = document.getElementById("status");
-    el.textContent = text || "";
-    el.classList.toggle("error", !!isError);
-    el.hidden = !text;
-  }
+  var setStatus = N.setStatus;
   function cell(tr, text, cls) {
     var td = document.createElement("td");
     td.textContent = text;
@@ -243,7 +223,7 @@
       getJSON(cfg.i18nUrl).catch(function () { return { messages: {} }; }),
       cfg.geoUrl ? getJSON(cfg.geoUrl).catch(function () { return null; }) : Promise.resolve(null),
     ]).then(function (res) {
-      MESSAGES = res[0].messages || {};
+      N.setMessages(res[0].messages);
       drawLegend();
       initMap(res[1]);
       return Promise.all([api("/objectives"), api("/stations"), api("/parameters"), loadCities()]);

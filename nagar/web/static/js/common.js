@@ -1,0 +1,85 @@
+/* Nagar dashboard: the helpers every page script shares, as window.Nagar.
+ *
+ * Loaded (deferred) by _base.html before the page's own script. Configuration from the data-*
+ * attributes of <body>, words from /i18n/<lang>.json (t(), after setMessages), data from the JSON API
+ * with the session cookie and, for writes, the CSRF header. No inline script or style (strict CSP).
+ */
+(function () {
+  "use strict";
+
+  var data = document.body.dataset;
+  var cfg = {
+    api: data.api || "/api/v1",
+    locale: data.locale || "en-GB",
+    i18nUrl: data.i18nUrl,
+  };
+
+  var MESSAGES = {};
+  function setMessages(messages) {
+    MESSAGES = messages || {};
+  }
+  function t(msgid) {
+    return MESSAGES[msgid] || msgid;
+  }
+  function fmt(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (whole, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
+    });
+  }
+
+  var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 0 });
+  function num(v) {
+    return v === null || v === undefined || isNaN(v) ? "–" : nf.format(Math.round(v));
+  }
+
+  function getJSON(url, options) {
+    var opts = Object.assign({ headers: { Accept: "application/json" }, credentials: "same-origin" }, options || {});
+    return fetch(url, opts).then(function (r) {
+      if (!r.ok) {
+        var err = new Error(r.status + " " + url);
+        err.status = r.status;
+        throw err;
+      }
+      return r.json();
+    });
+  }
+  function api(path, params) {
+    var q = new URLSearchParams();
+    Object.keys(params || {}).forEach(function (k) {
+      if (params[k] !== null && params[k] !== undefined && params[k] !== "") q.set(k, params[k]);
+    });
+    var qs = q.toString();
+    return getJSON(cfg.api + path + (qs ? "?" + qs : ""));
+  }
+  function csrfHeader() {
+    var m = /(?:^|;\s*)nagar_csrf=([^;]+)/.exec(document.cookie);
+    return m ? { "X-CSRF-Token": decodeURIComponent(m[1]) } : {};
+  }
+  function postJSON(path, payload) {
+    return getJSON(cfg.api + path, {
+      method: "POST",
+      headers: Object.assign({ Accept: "application/json", "Content-Type": "application/json" }, csrfHeader()),
+      body: JSON.stringify(payload),
+    });
+  }
+
+  function setStatus(text, isError) {
+    var el = document.getElementById("status");
+    el.textContent = text || "";
+    el.classList.toggle("error", !!isError);
+    el.hidden = !text;
+  }
+
+  window.Nagar = {
+    cfg: cfg,
+    setMessages: setMessages,
+    t: t,
+    fmt: fmt,
+    num: num,
+    getJSON: getJSON,
+    api: api,
+    csrfHeader: csrfHeader,
+    postJSON: postJSON,
+    setStatus: setStatus,
+  };
+})();
