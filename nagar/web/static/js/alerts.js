@@ -133,24 +133,6 @@
   var getJSON = N.getJSON;
   var setStatus = N.setStatus;
   /** The city <select>: every city the caller may see, by its translated name; choosing one reloads the page. */
-  function fillCities(cities) {
-    var select = document.getElementById("city-select");
-    if (!select) return;
-    if (cities.length) {
-      select.textContent = "";
-      cities.forEach(function (c) {
-        var opt = document.createElement("option");
-        opt.value = c.id;
-        opt.textContent = t(c.name);
-        if (c.id === cfg.city) opt.selected = true;
-        select.appendChild(opt);
-      });
-    }
-    select.addEventListener("change", function () { select.form.submit(); });
-  }
-  function loadCities() {
-    return getJSON(cfg.api + "/cities").then(function (r) { fillCities(r.items || []); }, function () { fillCities([]); });
-  }
 
   function cell(tr, text) {
     var td = document.createElement("td");
@@ -205,7 +187,7 @@
         getJSON(base + "/rules"),
         getJSON(cfg.api + "/cities/" + encodeURIComponent(cfg.city)),
         getJSON(cfg.api + "/standards").catch(function () { return { items: [] }; }),
-        loadCities(),
+        N.loadCities(cfg.city),
       ]);
     }).then(function (res) {
       ctx.city = res[2];

@@ -184,19 +184,6 @@
     );
   }
 
-  function fillCities(cities) {
-    var select = document.getElementById("city-select");
-    if (!cities.length) return;
-    select.textContent = "";
-    cities.forEach(function (c) {
-      var opt = document.createElement("option");
-      opt.value = c.id;
-      opt.textContent = t(c.name);
-      if (c.id === cfg.city) opt.selected = true;
-      select.appendChild(opt);
-    });
-  }
-
   function start() {
     Promise.all([
       getJSON(cfg.i18nUrl).catch(function () { return { messages: {} }; }),
@@ -205,7 +192,7 @@
       .then(function (res) {
         N.setMessages(res[0].messages);
         setStatus(t("Loading…"));
-        fillCities(res[1].items || []);
+        N.fillCities(res[1].items || [], cfg.city);
         return api("/climate/inventory", { city: cfg.city, year: cfg.year, format: "json" });
       })
       .then(function (inv) {

@@ -70,6 +70,30 @@
     el.hidden = !text;
   }
 
+  /** Fill the page's #city-select with the cities (names through t()), `current` selected; with
+   *  submitOnChange, choosing another city submits the controls form. */
+  function fillCities(cities, current, submitOnChange) {
+    var select = document.getElementById("city-select");
+    if (!select) return;
+    if (cities.length) {
+      select.textContent = "";
+      cities.forEach(function (c) {
+        var opt = document.createElement("option");
+        opt.value = c.id;
+        opt.textContent = t(c.name);
+        if (c.id === current) opt.selected = true;
+        select.appendChild(opt);
+      });
+    }
+    if (submitOnChange) select.addEventListener("change", function () { select.form.submit(); });
+  }
+  /** Load the cities the caller may see into #city-select (an empty list when that fails). */
+  function loadCities(current) {
+    return getJSON(cfg.api + "/cities").then(
+      function (r) { fillCities(r.items || [], current, true); },
+      function () { fillCities([], current, true); });
+  }
+
   window.Nagar = {
     cfg: cfg,
     setMessages: setMessages,
@@ -81,5 +105,7 @@
     csrfHeader: csrfHeader,
     postJSON: postJSON,
     setStatus: setStatus,
+    fillCities: fillCities,
+    loadCities: loadCities,
   };
 })();

@@ -45,24 +45,6 @@
   var setStatus = N.setStatus;
 
   /** The city <select>: every city the caller may see, by its translated name; choosing one reloads the page. */
-  function fillCities(cities) {
-    var select = document.getElementById("city-select");
-    if (!select) return;
-    if (cities.length) {
-      select.textContent = "";
-      cities.forEach(function (c) {
-        var opt = document.createElement("option");
-        opt.value = c.id;
-        opt.textContent = t(c.name);
-        if (c.id === cfg.city) opt.selected = true;
-        select.appendChild(opt);
-      });
-    }
-    select.addEventListener("change", function () { select.form.submit(); });
-  }
-  function loadCities() {
-    return getJSON(cfg.api + "/cities").then(function (r) { fillCities(r.items || []); }, function () { fillCities([]); });
-  }
 
   function drawChart(gen, rates) {
     var years = gen.years;
@@ -165,7 +147,7 @@
         N.setMessages(first[0].messages);
         geo = first[1];
         setStatus(t("Loading…"));
-        return Promise.all([cityApi("/collection-rate"), cityApi("/points"), loadCities()]);
+        return Promise.all([cityApi("/collection-rate"), cityApi("/points"), N.loadCities(cfg.city)]);
       })
       .then(function (res) {
         // model up to the last year with collection data, so that both show side by side

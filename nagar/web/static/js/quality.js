@@ -171,19 +171,6 @@
     }
   }
 
-  function fillCities(cities) {
-    var select = document.getElementById("city-select");
-    if (!cities.length) return;
-    select.textContent = "";
-    cities.forEach(function (c) {
-      var opt = document.createElement("option");
-      opt.value = c.id;
-      opt.textContent = t(c.name);
-      if (c.id === cfg.city) opt.selected = true;
-      select.appendChild(opt);
-    });
-  }
-
   function start() {
     var base = "/cities/" + encodeURIComponent(cfg.city);
     Promise.all([
@@ -193,7 +180,7 @@
       .then(function (res) {
         N.setMessages(res[0].messages);
         setStatus(t("Loading…"));
-        fillCities(res[1].items || []);
+        N.fillCities(res[1].items || [], cfg.city);
         return api(base + "/quality/summary");
       })
       .then(function (summary) {

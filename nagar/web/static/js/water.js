@@ -193,24 +193,6 @@
   }
 
   /** The city <select>: every city the caller may see, by its translated name; choosing one reloads the page. */
-  function fillCities(cities) {
-    var select = document.getElementById("city-select");
-    if (!select) return;
-    if (cities.length) {
-      select.textContent = "";
-      cities.forEach(function (c) {
-        var opt = document.createElement("option");
-        opt.value = c.id;
-        opt.textContent = t(c.name);
-        if (c.id === cfg.city) opt.selected = true;
-        select.appendChild(opt);
-      });
-    }
-    select.addEventListener("change", function () { select.form.submit(); });
-  }
-  function loadCities() {
-    return getJSON(cfg.api + "/cities").then(function (r) { fillCities(r.items || []); }, function () { fillCities([]); });
-  }
 
   function fail(err) {
     if (window.console) console.error(err);
@@ -226,7 +208,7 @@
       N.setMessages(res[0].messages);
       drawLegend();
       initMap(res[1]);
-      return Promise.all([api("/objectives"), api("/stations"), api("/parameters"), loadCities()]);
+      return Promise.all([api("/objectives"), api("/stations"), api("/parameters"), N.loadCities(cfg.city)]);
     }).then(function (res) {
       state.objectives = res[0]["default"];
       state.parameters = res[2].items;
