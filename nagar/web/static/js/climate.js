@@ -7,15 +7,8 @@
   "use strict";
 
   var body = document.body;
-  var cfg = {
-    api: body.dataset.api || "/api/v1",
-    locale: body.dataset.locale || "en-GB",
-    i18nUrl: body.dataset.i18nUrl,
-    city: body.dataset.city || "dhaka",
-    year: body.dataset.year || "",
-  };
-
   var N = window.Nagar;
+  var cfg = Object.assign({ year: body.dataset.year || "" }, N.cfg);
   var t = N.t;
   var fmt = N.fmt;
 

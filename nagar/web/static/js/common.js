@@ -10,8 +10,12 @@
   var data = document.body.dataset;
   var cfg = {
     api: data.api || "/api/v1",
+    lang: data.lang || "en",
     locale: data.locale || "en-GB",
     i18nUrl: data.i18nUrl,
+    geoUrl: data.geoUrl || "",
+    tileUrl: data.tileUrl || "",
+    city: data.city || "dhaka",
   };
 
   var MESSAGES = {};

@@ -9,16 +9,8 @@
   "use strict";
 
   var body = document.body;
-  var cfg = {
-    api: body.dataset.api || "/api/v1",
-    lang: body.dataset.lang || "en",
-    locale: body.dataset.locale || "en-GB",
-    i18nUrl: body.dataset.i18nUrl,
-    geoUrl: body.dataset.geoUrl,
-    tileUrl: body.dataset.tileUrl || "",
-  };
-
   var N = window.Nagar;
+  var cfg = N.cfg;
   var t = N.t;
   var fmt = N.fmt;
 

@@ -8,15 +8,8 @@
   "use strict";
 
   var body = document.body;
-  var cfg = {
-    api: body.dataset.api || "/api/v1",
-    locale: body.dataset.locale || "en-GB",
-    i18nUrl: body.dataset.i18nUrl,
-    tileUrl: body.dataset.tileUrl || "",
-    geoUrl: body.dataset.geoUrl || "",
-    city: body.dataset.city || "dhaka",
-  };
   var N = window.Nagar;
+  var cfg = N.cfg;
   var t = N.t;
   var CATEGORIES = {
     0: function () { return t("All categories"); },

@@ -8,15 +8,8 @@
   "use strict";
 
   var body = document.body;
-  var cfg = {
-    api: body.dataset.api || "/api/v1",
-    locale: body.dataset.locale || "en-GB",
-    i18nUrl: body.dataset.i18nUrl,
-    city: body.dataset.city || "dhaka",
-    station: body.dataset.station || "",
-  };
-
   var N = window.Nagar;
+  var cfg = Object.assign({ station: body.dataset.station || "" }, N.cfg);
   var t = N.t;
   var fmt = N.fmt;
   var KINDS = ["stuck", "spike", "out_of_range", "drift", "timestamp"];

@@ -8,17 +8,10 @@
   "use strict";
 
   var body = document.body;
-  var cfg = {
-    api: body.dataset.api || "/api/v1",
-    locale: body.dataset.locale || "en-GB",
-    i18nUrl: body.dataset.i18nUrl,
-    geoUrl: body.dataset.geoUrl,
-    tileUrl: body.dataset.tileUrl || "",
-    city: body.dataset.city || "dhaka",
-  };
+  var N = window.Nagar;
+  var cfg = N.cfg;
   var COLOURS = ["#b5462f", "#7a4b9c", "#1f78b4", "#2a9d8f", "#8c6d1f", "#c9a227", "#555555"];
 
-  var N = window.Nagar;
   var t = N.t;
   var fmt = N.fmt;
   var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 1 });

@@ -6,15 +6,8 @@
   "use strict";
 
   var body = document.body;
-  var cfg = {
-    api: body.dataset.api || "/api/v1",
-    locale: body.dataset.locale || "en-GB",
-    i18nUrl: body.dataset.i18nUrl,
-    geoUrl: body.dataset.geoUrl,
-    tileUrl: body.dataset.tileUrl || "",
-    city: body.dataset.city || "dhaka",
-  };
   var N = window.Nagar;
+  var cfg = N.cfg;
   var t = N.t;
   var fmt = N.fmt;
   var CATEGORIES = [
