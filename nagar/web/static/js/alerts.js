@@ -129,11 +129,7 @@
   var setStatus = N.setStatus;
   /** The city <select>: every city the caller may see, by its translated name; choosing one reloads the page. */
 
-  function cell(tr, text) {
-    var td = document.createElement("td");
-    td.textContent = text;
-    tr.appendChild(td);
-  }
+  var cell = N.cell;
 
   function drawEvents(items) {
     var tbody = document.querySelector("#events-table tbody");

@@ -33,9 +33,7 @@
   var postJSON = N.postJSON;
   var setStatus = N.setStatus;
   function fail(err) {
-    if (window.console) console.error(err);
-    body.dataset.state = "error";
-    setStatus(err && err.status === 404 ? t("No inventory for this city and year.") : t("Could not load data from the server."), true);
+    N.fail(err, t("No inventory for this city and year."));
   }
 
   // ------------------------------------------------------------------------------- inventory

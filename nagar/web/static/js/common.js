@@ -74,6 +74,24 @@
     el.hidden = !text;
   }
 
+  /** The page's error state: the error to the console, the status line red with notFound (when the
+   *  server answered 404 and the page has its own words for that) or the generic message. */
+  function fail(err, notFound) {
+    if (window.console) console.error(err);
+    document.body.dataset.state = "error";
+    setStatus(notFound && err && err.status === 404 ? notFound : t("Could not load data from the server."), true);
+  }
+
+  /** Append one table cell (a row header when head) holding text to the row tr. */
+  function cell(tr, text, cls, head) {
+    var c = document.createElement(head ? "th" : "td");
+    if (head) c.scope = "row";
+    if (cls) c.className = cls;
+    c.textContent = text;
+    tr.appendChild(c);
+    return c;
+  }
+
   /** Fill the page's #city-select with the cities (names through t()), `current` selected; with
    *  submitOnChange, choosing another city submits the controls form. */
   function fillCities(cities, current, submitOnChange) {
@@ -109,6 +127,8 @@
     csrfHeader: csrfHeader,
     postJSON: postJSON,
     setStatus: setStatus,
+    fail: fail,
+    cell: cell,
     fillCities: fillCities,
     loadCities: loadCities,
   };

@@ -110,11 +110,7 @@
     else setStatus("");
   }
 
-  function fail(err) {
-    if (window.console) console.error(err);
-    body.dataset.state = "error";
-    setStatus(t("Could not load data from the server."), true);
-  }
+  var fail = N.fail;
 
   // ------------------------------------------------------------------------------- URL and links
 

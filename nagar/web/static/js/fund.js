@@ -38,11 +38,7 @@
   var getJSON = N.getJSON;
   var api = N.api;
   var setStatus = N.setStatus;
-  function fail(err) {
-    if (window.console) console.error(err);
-    body.dataset.state = "error";
-    setStatus(t("Could not load data from the server."), true);
-  }
+  var fail = N.fail;
   function needAdmin() {
     body.dataset.state = "need-admin";
     setStatus("");

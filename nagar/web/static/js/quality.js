@@ -35,18 +35,9 @@
   var api = N.api;
   var setStatus = N.setStatus;
   function fail(err) {
-    if (window.console) console.error(err);
-    body.dataset.state = "error";
-    setStatus(err && err.status === 404 ? t("No such city or station.") : t("Could not load data from the server."), true);
+    N.fail(err, t("No such city or station."));
   }
-  function cell(tr, text, cls, head) {
-    var c = document.createElement(head ? "th" : "td");
-    if (head) c.scope = "row";
-    if (cls) c.className = cls;
-    c.textContent = text;
-    tr.appendChild(c);
-    return c;
-  }
+  var cell = N.cell;
 
   // ------------------------------------------------------------------------------ counts
 

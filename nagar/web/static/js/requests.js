@@ -24,12 +24,7 @@
   function setStatus(text) {
     document.getElementById("status").textContent = text || "";
   }
-  function cell(row, text, cls) {
-    var td = document.createElement("td");
-    td.textContent = text;
-    if (cls) td.className = cls;
-    row.appendChild(td);
-  }
+  var cell = N.cell;
 
   function drawMap(geo, summary, colourOf, centre) {
     var map = L.map("requests-map", { zoomControl: true, minZoom: 3, maxZoom: 18 }).setView(centre, 11);

@@ -38,13 +38,7 @@
     return getJSON(cfg.api + "/cities/" + encodeURIComponent(cfg.city) + "/water" + path + (qs ? "?" + qs : ""));
   }
   var setStatus = N.setStatus;
-  function cell(tr, text, cls) {
-    var td = document.createElement("td");
-    td.textContent = text;
-    if (cls) td.className = cls;
-    tr.appendChild(td);
-    return td;
-  }
+  var cell = N.cell;
 
   var state = { objectives: null, parameters: [], stations: [], chart: null, map: null, layer: null };
 
