@@ -39,12 +39,12 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     async def lifespan(app: FastAPI):
         own = store is None
         app.state.store = store if store is not None else open_store(settings)
-        from nagar.alerts.service import start_worker
-        from nagar.quality.service import attach as attach_quality  # fault detection as data arrives
+        from nagar.reactions import Reactions
 
-        alerts = start_worker(app.state.store, settings)  # evaluates alert rules as observations are written
-        # on the store the app owns (a store handed in belongs to its caller, who may attach it)
-        app.state.quality = attach_quality(app.state.store) if own else None
+        # alert rules evaluated as observations are written; fault detection on the store the app owns
+        # (a store handed in belongs to its caller, who may attach it)
+        reactions = Reactions(app.state.store, settings, quality=own)
+        app.state.quality = reactions.quality
         from nagar.forecast.service import ForecastTrainer  # PM2.5 models retrained in the background
 
         app.state.forecast = ForecastTrainer(app.state.store, settings).start() if own else None
@@ -56,11 +56,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         finally:
             if app.state.forecast is not None:
                 app.state.forecast.stop()
-            if app.state.quality is not None:
-                app.state.store.off_write(app.state.quality)
-                app.state.quality.stop()
-            if alerts is not None:
-                alerts.stop()
+            reactions.stop()
             from nagar.ngsild.service import shutdown as ngsild_shutdown
 
             ngsild_shutdown(app.state.store)
