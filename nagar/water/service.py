@@ -134,6 +134,11 @@ def clean_samples(store, *, city: str, rows: list[dict]) -> list[dict]:
     try:
         canon = to_canonical(params, values, units)
     except InvalidInput as exc:
+        for i in range(len(params)):  # name the first row whose unit does not convert
+            try:
+                to_canonical(params[i:i + 1], values[i:i + 1], units[i:i + 1])
+            except InvalidInput as row_exc:
+                raise InvalidInput(f"samples.{i}: {row_exc.message}", field=f"samples.{i}.unit") from None
         raise InvalidInput(f"samples: {exc.message}", field="samples.unit") from None
     lo = np.array([PARAMETERS[p].min_value for p in params])
     hi = np.array([PARAMETERS[p].max_value for p in params])

@@ -78,6 +78,8 @@ def test_reload_updates_and_bad_rows_write_nothing(loaded):
                              + [{"station": "tg-1", "parameter": "do", "time": "2024-05-10", "value": 5,
                                  "unit": "NTU"}], actor="t")
     assert "cannot convert" in e.value.message
+    bad_row = len(_samples("tg-1", 5, 8, 7.2, 2, 0.2))  # the appended row, after the good ones
+    assert e.value.field == f"samples.{bad_row}.unit" and e.value.message.startswith(f"samples.{bad_row}: ")
     with pytest.raises(InvalidInput, match="no water station"):
         service.load_samples(loaded, city="dhaka", rows=[{"station": "nope", "parameter": "do", "time": "2024-05-10",
                                                           "value": 5}], actor="t")
