@@ -1,7 +1,8 @@
 """Temporal evolution of entities (ETSI GS CIM 009 V1.6.1 clauses 5.7.3 "Retrieve temporal evolution of an
-Entity" and 5.7.4 "Query temporal evolution of Entities"; clause 4.11 temporal query language; clause
-4.5.7-4.5.9 temporal, temporalValues and aggregated temporal representations; aggregation methods of
-clause 4.5.19: totalCount, distinctCount, sum, avg, min, max).
+Entity" and 5.7.4 "Query temporal evolution of Entities"; clause 4.11 temporal query language; clauses
+4.5.6-4.5.8 temporal representation, 4.5.9 simplified temporal representation (temporalValues) and
+4.5.19 aggregated temporal representation, whose aggregation methods (clause 4.5.19.1) used here are
+totalCount, distinctCount, sum, avg, min, max).
 
 The history is the ``ngsild_history`` table: one row per attribute instance written through the
 NGSI-LD API, at its ``observedAt`` (else its modification time). Observation-backed attributes (the
