@@ -45,7 +45,9 @@ def parse_duration(text: str) -> int:
 def time_range(timerel: str | None, time_at: str | None,
                end_time_at: str | None) -> tuple[datetime | None, datetime | None]:
     """Clause 4.11: before -> [-, timeAt); after -> (timeAt, -) (inclusive here, to the microsecond);
-    between -> [timeAt, endTimeAt)."""
+    between -> [timeAt, endTimeAt). V1.9.1's text of clause 4.11 makes timeAt an inclusive bound for
+    ``after`` too; the V1.6.1 wording was not found, so ``after`` stays exclusive (see README, "Clause
+    numbers")."""
     if timerel is None:
         if time_at or end_time_at:
             raise BadRequestData("timeAt needs timerel", field="timerel")
