@@ -1,5 +1,6 @@
 """JSON-LD @context handling for NGSI-LD: term expansion and compaction (ETSI GS CIM 009 V1.6.1
-clause 5.5.7, "JSON-LD @context resolution", and clause 6.3.5 for the HTTP binding).
+clause 5.5.7, "Term to URI expansion or compaction", with clause 5.5.5 for the default @context, and
+clause 6.3.5, "JSON-LD @context resolution", for the HTTP binding).
 
 What is implemented, deliberately smaller than a JSON-LD processor (pyld is not used: NGSI-LD only needs
 attribute and type *names* expanded and compacted, never full RDF processing):

@@ -1,6 +1,7 @@
 """NGSI-LD entities: validation of request bodies into one internal form, and the three representations
-out (ETSI GS CIM 009 V1.6.1 clause 4.5, "NGSI-LD data representation": normalized, concise and simplified
-(keyValues); clause 4.5.2/4.5.3 attribute instances with ``datasetId``; clause 4.6.2 names).
+out (ETSI GS CIM 009 V1.6.1 clause 4.5, data representation: entities normalized and concise 4.5.1,
+simplified (keyValues) 4.5.4; Property / Relationship / LanguageProperty 4.5.2 / 4.5.3 / 4.5.18;
+clause 4.5.5 multi-attribute instances with ``datasetId``; clause 4.6.2 names).
 
 Internal form (what is stored, JSON text, ready to serve)::
 

@@ -51,7 +51,8 @@ MAX_GROUP = 512
 MAX_BATCH = 1000
 """Entities per batch operation (clause 5.6.7-5.6.10 leave the limit to the implementation)."""
 MAX_RESULTS = 1000
-"""Largest ``limit`` of a query (clause 5.5.9: beyond it, TooManyResults)."""
+"""Largest ``limit`` of a query (pagination: clauses 5.5.9 and 6.3.10; beyond it TooManyResults, whose
+threshold clause 5.5.6 leaves to the implementation)."""
 _UNIT_CODE_OF = {"µg/m³": "GQ", "mg/m³": "GP", "ppm": "59", "ppb": "61", "°C": "CEL", "%": "P1"}
 
 
@@ -112,9 +113,9 @@ class Broker:
         return ids
 
     def tenant(self, header: str | None, *, read: Scope, write: Scope | None = None) -> str:
-        """The city a request acts on (clause 4.14 multi-tenancy: the ``NGSILD-Tenant`` header). A
-        city that does not exist or that the caller may not see is a NonexistentTenant (404); a
-        visible city without the write right is a 403."""
+        """The city a request acts on (clause 4.14 multi-tenancy; clause 6.3.14 the ``NGSILD-Tenant``
+        header). A city that does not exist or that the caller may not see is a NonexistentTenant (404);
+        a visible city without the write right is a 403."""
         tenant = (header or "").strip() or self.default_tenant
         if not tenant:
             raise BadRequestData("send the NGSILD-Tenant header: Nagar maps NGSI-LD tenants to city ids",

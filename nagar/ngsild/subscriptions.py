@@ -1,6 +1,6 @@
 """NGSI-LD subscriptions and notifications (ETSI GS CIM 009 V1.6.1 clauses 5.8.1-5.8.5 for the
-operations, 5.2.12 for the Subscription data type, 5.3.1 for Notification, 5.11 for the notification
-behaviour).
+operations, 5.2.12 for the Subscription data type, 5.2.14 for NotificationParams, 5.3.1 for
+Notification, 5.8.6 for the notification behaviour).
 
 A write hands its changes to :meth:`Subscriptions.changed`, which only queues them: a background thread
 matches them against the tenant's subscriptions (``entities`` selectors, ``watchedAttributes``, ``q``,
@@ -103,7 +103,7 @@ def status_of(sub: dict, now: datetime | None = None) -> str:
 
 
 def render_subscription(row: dict) -> dict:
-    """A stored subscription with its status members (clause 5.2.12 / 5.2.22 NotificationParams)."""
+    """A stored subscription with its status members (clause 5.2.12 / 5.2.14 NotificationParams)."""
     sub = E_loads(row["body"])
     out = {k: v for k, v in sub.items() if k != "@context"}
     out["type"] = "Subscription"

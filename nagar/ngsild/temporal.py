@@ -1,7 +1,8 @@
 """Temporal evolution of entities (ETSI GS CIM 009 V1.6.1 clauses 5.7.3 "Retrieve temporal evolution of an
-Entity" and 5.7.4 "Query temporal evolution of Entities"; clause 4.11 temporal query language; clause
-4.5.7-4.5.9 temporal, temporalValues and aggregated temporal representations; aggregation methods of
-clause 4.5.19: totalCount, distinctCount, sum, avg, min, max).
+Entity" and 5.7.4 "Query temporal evolution of Entities"; clause 4.11 temporal query language; clauses
+4.5.6-4.5.8 temporal representation, 4.5.9 simplified temporal representation (temporalValues) and
+4.5.19 aggregated temporal representation, whose aggregation methods (clause 4.5.19.1) used here are
+totalCount, distinctCount, sum, avg, min, max).
 
 The history is the ``ngsild_history`` table: one row per attribute instance written through the
 NGSI-LD API, at its ``observedAt`` (else its modification time). Observation-backed attributes (the
@@ -44,7 +45,9 @@ def parse_duration(text: str) -> int:
 def time_range(timerel: str | None, time_at: str | None,
                end_time_at: str | None) -> tuple[datetime | None, datetime | None]:
     """Clause 4.11: before -> [-, timeAt); after -> (timeAt, -) (inclusive here, to the microsecond);
-    between -> [timeAt, endTimeAt)."""
+    between -> [timeAt, endTimeAt). V1.9.1's text of clause 4.11 makes timeAt an inclusive bound for
+    ``after`` too; the V1.6.1 wording was not found, so ``after`` stays exclusive (see README, "Clause
+    numbers")."""
     if timerel is None:
         if time_at or end_time_at:
             raise BadRequestData("timeAt needs timerel", field="timerel")

@@ -2,9 +2,10 @@
 
 Bodies are read as bytes and parsed with orjson, then validated by hand (:mod:`nagar.ngsild.entities`):
 NGSI-LD bodies are open-ended, so the OpenAPI document describes them loosely as JSON objects/arrays.
-Errors are ProblemDetails (clause 5.5.2) in ``application/json``. Tenancy: the ``NGSILD-Tenant`` header
-names a Nagar city (clause 4.14). Reads need Perm.READ in that city, writes Perm.WRITE (an operator's
-bearer token or ``X-API-Key``, as a FIWARE IoT Agent sends).
+Errors are ProblemDetails (error types clause 5.5.2, payload clause 5.5.3, HTTP status clause 6.3.2) in
+``application/json``. Tenancy: the ``NGSILD-Tenant`` header names a Nagar city (clauses 4.14 and 6.3.14).
+Reads need Perm.READ in that city, writes Perm.WRITE (an operator's bearer token or ``X-API-Key``, as a
+FIWARE IoT Agent sends).
 """
 
 from __future__ import annotations
@@ -347,7 +348,7 @@ async def delete_attr(entityId: str, attrId: str, request: Request, b: BrokerDep
     return Response(status_code=204)
 
 
-# batch operations (clauses 5.6.7-5.6.10, 5.7.2 via POST; binding 6.14-6.18, 6.23) -------------------
+# batch operations (clauses 5.6.7-5.6.10, 5.7.2 via POST; binding 6.14-6.17, 6.23) -------------------
 _BATCH_RESULT = {"type": "object", "properties": {"success": _ARR, "errors": _ARR}}
 _ok_batch = {201: _ARR, 204: None, 207: _BATCH_RESULT}
 

@@ -42,7 +42,8 @@ def test_create_twice_is_already_exists(api):
 
 def test_bad_bodies_are_bad_request_data(api):
     """Clause 5.6.1: id must be a URI and type present; attribute types limited to Property,
-    Relationship, GeoProperty, LanguageProperty (clause 4.5); invalid JSON is InvalidRequest (5.5.2)."""
+    Relationship, GeoProperty, LanguageProperty (clause 4.5); invalid JSON is InvalidRequest (clause
+    5.5.4; error types of clause 5.5.2)."""
     for body in ({"type": "T"}, {"id": "not a uri", "type": "T"}, {"id": "urn:x:1"},
                  {"id": "urn:x:1", "type": "T", "a": {"type": "Number", "value": 1}},
                  {"id": "urn:x:1", "type": "T", "r": {"type": "Relationship", "object": 5}},
@@ -65,8 +66,8 @@ def test_retrieve_missing_is_resource_not_found(api):
 
 
 def test_key_values_and_concise(api):
-    """Clause 4.5.3 (simplified, options=keyValues / format=simplified) and concise (clause 4.5.1 of
-    V1.6.1's concise representation): values only; concise drops the "type" members."""
+    """Clause 4.5.4 (simplified, options=keyValues / format=simplified) and concise (clause 4.5.1, with
+    the concise attributes of clauses 4.5.2.3 / 4.5.3.3): values only; concise drops the "type" members."""
     api.post(E, vehicle())
     kv = api.get(E + "/urn:ngsi-ld:Vehicle:A1", params={"options": "keyValues"}).json()
     assert kv["speed"] == 80 and kv["owner"] == "urn:ngsi-ld:Person:P1"

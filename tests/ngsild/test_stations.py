@@ -179,7 +179,7 @@ def test_another_citys_station_is_invisible(api):
 
 
 def test_subscription_hears_of_a_station_view(api):
-    """Clause 5.8.1 / 5.11 (subscriptions and notifications): a reading ingested by HTTP for a station with
+    """Clause 5.8.1 / 5.8.6 (subscriptions and notifications): a reading ingested by HTTP for a station with
     no entity of its own notifies a subscription on AirQualityObserved / pm25 with the station view."""
     import json
     import threading

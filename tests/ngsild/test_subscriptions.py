@@ -1,5 +1,6 @@
 """Subscriptions and notifications to a real local HTTP receiver (ETSI GS CIM 009 V1.6.1 clauses
-5.8.1-5.8.5, 5.2.12 Subscription, 5.3.1 Notification, 5.11 notification behaviour)."""
+5.8.1-5.8.5, 5.2.12 Subscription, 5.2.14 NotificationParams, 5.3.1 Notification, 5.8.6 notification
+behaviour)."""
 
 from __future__ import annotations
 
@@ -48,10 +49,10 @@ def _wait(cond, timeout=5.0):
 
 
 def test_subscription_notifies_with_q_watched_and_format(api, receiver):
-    """Clause 5.8.1 (Create Subscription, 201 + Location) and 5.11: a change of a watched attribute of a
+    """Clause 5.8.1 (Create Subscription, 201 + Location) and 5.8.6: a change of a watched attribute of a
     matching entity for which q holds is notified (Notification data in notification.format, with only
     notification.attributes); a change of an unwatched attribute or one failing q is not; timesSent /
-    lastNotification / lastSuccess are kept (clause 5.2.22)."""
+    lastNotification / lastSuccess are kept (clause 5.2.14)."""
     url, got, _ = receiver
     r = api.post(S, {"type": "Subscription", "entities": [{"type": "Vehicle"}], "watchedAttributes": ["speed"],
                      "q": "speed>50", "notification": {"format": "keyValues", "attributes": ["speed"],
@@ -102,7 +103,7 @@ def test_throttling_pause_failure_and_crud(api, receiver):
 
 
 def test_observations_from_another_path_notify(api, receiver):
-    """Clause 5.11 with Nagar's mapping: readings of a mapped station that arrive through the ingest API
+    """Clause 5.8.6 with Nagar's mapping: readings of a mapped station that arrive through the ingest API
     (not NGSI-LD) change the AirQualityObserved entity, so a subscription watching pm25 is notified with
     the new value (Nagar's canonical unit)."""
     url, got, _ = receiver

@@ -84,7 +84,8 @@ def test_observation_backed_attributes_come_from_the_observations_table(api):
 
 
 def test_unsupported_timeproperty(api):
-    """Clause 5.5.2: an operation the broker does not support is OperationNotSupported (422); here
+    """Clause 5.5.6: an operation the broker does not support is OperationNotSupported (error type of
+    clause 5.5.2, 422 per clause 6.3.2); here
     timeproperty=modifiedAt (history is kept by observedAt)."""
     _series(api)
     r = api.get(TE + "/urn:ngsi-ld:Meter:1", params={"timeproperty": "modifiedAt"})
