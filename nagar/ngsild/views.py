@@ -11,12 +11,10 @@ FIWARE IoT Agent sends).
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from nagar.core.errors import NagarError
 from nagar.security import audit
 from nagar.security.permissions import Perm, require, resolve_principal
 
@@ -29,56 +27,25 @@ router = APIRouter(prefix="/ngsi-ld/v1", tags=["ngsi-ld"])
 
 
 def install(app) -> None:
-    """Mount the router, and the NGSI-LD credential cache with its fast path as the innermost middleware
-    (inside Nagar's security headers, rate and body limits; see :mod:`nagar.ngsild.credentials`)."""
+    """Mount the router; put the NGSI-LD credential cache inside Nagar's security headers, rate and body
+    limits (innermost middleware, :mod:`nagar.ngsild.credentials`) and the edge for the two hot requests
+    outside them (outermost, :mod:`nagar.ngsild.edge`). Call it after ``nagar.security.http.install``."""
     from starlette.middleware import Middleware
 
-    from .credentials import CredentialCache
+    from nagar.security.http import DEFAULT_MAX_BODY_BYTES, parse_networks
 
+    from .credentials import CredentialCache, Credentials
+    from .edge import NgsiEdge
+
+    creds = Credentials()
+    app.state.ngsild_credentials = creds
     app.include_router(router)
-    app.user_middleware.append(Middleware(CredentialCache, fast=fast_path))
+    app.user_middleware.append(Middleware(CredentialCache, credentials=creds))
+    settings = app.state.settings
+    app.add_middleware(NgsiEdge, credentials=creds,
+                       trusted_proxies=parse_networks(getattr(settings, "trusted_proxies", None) or ()),
+                       max_body_bytes=int(getattr(settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)))
 
-
-_HOT = re.compile(r"^/ngsi-ld/v1/entities/([^/]+)(?:/attrs/([^/]+))?$")
-_FAST_GET = {"options", "format", "attrs", "lang"}
-FAST_ANSWERS = [0]
-"""How many answers the fast path gave (tests check that it is used)."""
-
-
-async def fast_path(scope, receive, send, p) -> bool:
-    """Answer ``GET /entities/{id}`` or ``PATCH /entities/{id}/attrs/{attr}`` for a known caller ``p``
-    exactly as the routes below would (their ``require`` check, tenancy, validation, audit, errors), without
-    FastAPI's routing and dependency resolution; False leaves the request to the routes (anything else,
-    or a caller the route would refuse before its body: 401/403 come from ``require``)."""
-    m = _HOT.match(scope["path"])
-    if m is None:
-        return False
-    eid, attr = m.group(1), m.group(2)
-    method = scope["method"]
-    if not ((method == "GET" and attr is None) or (method == "PATCH" and attr is not None)):
-        return False
-    if method == "PATCH" and (not p.authenticated or p.scope(Perm.WRITE) == frozenset()):
-        return False
-    request = Request(scope, receive)
-    qp = request.query_params
-    if set(qp.keys()) - (_FAST_GET if method == "GET" else set()) or any(len(qp.getlist(k)) > 1 for k in qp):
-        return False
-    app = scope["app"]
-    b = broker_of(app.state.store, app.state.settings)
-    tenant = request.headers.get("ngsild-tenant")
-    try:
-        if method == "GET":
-            response = await retrieve_entity(eid, request, b, tenant, qp.get("attrs"), qp.get("options"),
-                                             qp.get("format"), qp.get("lang"))
-        else:
-            response = await patch_attr(eid, attr, request, b, tenant)
-    except NagarError as exc:
-        from fastapi.responses import JSONResponse
-
-        response = JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=getattr(exc, "headers", None))
-    FAST_ANSWERS[0] += 1
-    await response(scope, receive, send)
-    return True
 
 _OBJ = {"type": "object"}
 _ARR = {"type": "array"}
@@ -122,17 +89,26 @@ def _tenant(request: Request, b: Broker, header: str | None, write: bool = False
 
 
 async def _body(request: Request) -> tuple[Any, C.Context]:
+    """The parsed body and its @context (:func:`parse_body`)."""
+    return parse_body(request.headers.get("content-type"), await request.body(), request.headers.get("link"))
+
+
+def content_type_ok(header: str | None) -> bool:
+    """Whether a Content-Type header names a JSON type this API reads (no header: application/json)."""
+    return (header or "application/json").split(";")[0].strip().lower() in _JSONLD
+
+
+def parse_body(ctype_header: str | None, raw: bytes, link_header: str | None) -> tuple[Any, C.Context]:
     """The parsed body and its @context (clause 6.3.5: with application/json the context comes from the
     Link header and the body has none; with application/ld+json it is in the body)."""
-    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    ctype = (ctype_header or "application/json").split(";")[0].strip().lower()
     if ctype not in _JSONLD:
         raise UnsupportedMediaType("send application/json or application/ld+json", field="Content-Type")
-    raw = await request.body()
     try:
         body = loads(raw)
     except Exception:
         raise InvalidRequest("the body is not valid JSON", field="body") from None
-    link = C.parse_link(request.headers.get("link"))
+    link = C.parse_link(link_header)
     if ctype == "application/ld+json":
         if link:
             raise BadRequestData("with application/ld+json the @context goes in the body, not a Link header",
@@ -156,7 +132,12 @@ def _ctx_member(body: Any) -> Any:
 
 
 def _ctx_out(request: Request) -> C.Context:
-    link = C.parse_link(request.headers.get("link"))
+    return ctx_of_link(request.headers.get("link"))
+
+
+def ctx_of_link(header: str | None) -> C.Context:
+    """The @context a request's Link header names (the core context without one)."""
+    link = C.parse_link(header)
     return C.resolve(link) if link else C.CORE
 
 

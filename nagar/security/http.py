@@ -42,7 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nagar.core.errors import PayloadTooLarge
 
 from .permissions import Perm, require
-from .ratelimit import RateLimited, RateLimiter
+from .ratelimit import RateLimiter, ip_limited
 
 log = logging.getLogger("nagar")
 
@@ -162,8 +162,10 @@ def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+@lru_cache(maxsize=4096)
 def _ip(text: str) -> IPAddress | None:
-    """An address from a header or the scope: ``1.2.3.4``, ``1.2.3.4:80``, ``[::1]:80``, ``::ffff:1.2.3.4``."""
+    """An address from a header or the scope: ``1.2.3.4``, ``1.2.3.4:80``, ``[::1]:80``, ``::ffff:1.2.3.4``.
+    Memoised (addresses are immutable; most requests come from a few peers)."""
     text = text.strip().strip('"')
     if text.startswith("["):
         text = text[1:].split("]", 1)[0]
@@ -248,6 +250,20 @@ def _raw(headers: Iterable[tuple[str, str]]) -> tuple[tuple[bytes, bytes], ...]:
     return tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers)
 
 
+_ALWAYS = _raw(SECURITY_HEADERS)
+_HTTPS = _raw([("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)])
+_API = _raw([("Cache-Control", "no-store")])
+
+
+def security_headers(scope: Scope, trusted_proxies: tuple[Network, ...] = ()) -> tuple[tuple[bytes, bytes], ...]:
+    """The raw headers every answer to this request carries (``SECURITY_HEADERS``, HSTS over HTTPS,
+    ``Cache-Control: no-store`` under ``/api``): what :class:`SecurityHeadersMiddleware` adds, for code
+    that answers before it (``nagar.ngsild.edge``)."""
+    path = _route_path(scope)
+    api = path == "/api" or path.startswith("/api/")
+    return _ALWAYS + (_HTTPS if _over_https(scope, trusted_proxies) else ()) + (_API if api else ())
+
+
 class SecurityHeadersMiddleware:
     """Adds ``SECURITY_HEADERS`` to every HTTP answer that lacks them, ``Strict-Transport-Security`` when
     the request came over HTTPS, and ``Cache-Control: no-store`` to answers under ``/api`` that set none."""
@@ -255,19 +271,12 @@ class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, trusted_proxies: tuple[Network, ...] = ()) -> None:
         self.app = app
         self.trusted_proxies = trusted_proxies
-        self._always = _raw(SECURITY_HEADERS)
-        self._https = _raw([("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)])
-        self._api = _raw([("Cache-Control", "no-store")])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        https = _over_https(scope, self.trusted_proxies)
-        path = _route_path(scope)
-        api = path == "/api" or path.startswith("/api/")
-
-        extra = self._always + (self._https if https else ()) + (self._api if api else ())
+        extra = security_headers(scope, self.trusted_proxies)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -305,7 +314,7 @@ class RateLimitMiddleware:
         if retry_after is None:
             await self.app(scope, receive, send)
             return
-        error = RateLimited(f"too many requests; retry after {int(retry_after)} s", retry_after=retry_after)
+        error = ip_limited(retry_after)
         response = JSONResponse(error.to_dict(), status_code=error.status_code, headers=error.headers)
         await response(scope, receive, send)
 

@@ -151,9 +151,9 @@ def resolve_principal(request: Request) -> Principal:
     if limiter is not None and p.authenticated:
         wait = limiter.hit(f"key:{p.key_id}" if p.key_id else f"user:{p.user_id}")
         if wait is not None:
-            from .ratelimit import RateLimited
+            from .ratelimit import account_limited
 
-            raise RateLimited(f"too many requests for this account; retry in {wait:.0f} s", retry_after=wait)
+            raise account_limited(wait)
     request.state.principal = p
     return p
 

@@ -45,6 +45,16 @@ class RateLimited(NagarError):
         return body
 
 
+def ip_limited(wait: float) -> RateLimited:
+    """The refusal of a client address over its limit (``nagar.security.http``)."""
+    return RateLimited(f"too many requests; retry after {int(wait)} s", retry_after=wait)
+
+
+def account_limited(wait: float) -> RateLimited:
+    """The refusal of an account or API key over its limit (``resolve_principal``)."""
+    return RateLimited(f"too many requests for this account; retry in {wait:.0f} s", retry_after=wait)
+
+
 class RateLimiter:
     """Thread-safe token buckets, one per key.
 
