@@ -3,16 +3,21 @@
 **What the specification asks.** ETSI GS CIM 009 clause 4.9 ("NGSI-LD Query Language"): "RegExp shall be a
 regular expression as mandated by IEEE 1003.2" (POSIX), and for ``~=`` "the target value shall be in the
 L(R) of the regular pattern" (``!~=``: shall not be), a target value that is not a String not matching.
-``idPattern`` (EntityInfo, clause 5.2.8 in V1.6.1; EntitySelector, 5.2.33, in later versions) is likewise
-a "Regular expression as per IEEE 1003.2". (Wording checked against V1.9.1's text of clauses 4.9 and 5.2.33
-and ETSI's OpenAPI description of EntityInfo 5.2.8; the V1.6.1 PDF itself was not available offline.)
-POSIX regular expressions have no backreferences in their extended form and no lookaround, so a
-linear-time engine is what the standard asks for, not a restriction of it.
+``idPattern`` (EntityInfo, clause 5.2.8; EntitySelector, 5.2.33) denotes Entity ids "as a regular
+expression pattern mandated by IEEE 1003.2". Sources: for V1.6.1, ETSI's OpenAPI document
+``ngsi-ld-api.yaml`` (``info.version: 1.6.1``; EntityInfo 5.2.8 and EntitySelector 5.2.33 descriptions, the
+``idPattern`` parameter "Regular expression that shall be matched by entity ids", ``q`` "Query as per
+clause 4.9") as vendored in ``giros-dit/python-ngsi-ld-client`` ``schemas/ngsi-ld-api.yaml`` (commit
+02d4db67568b64027dff801125c78a8c2ec116c6); the two clause 4.9 sentences quoted are from V1.9.1's text (the
+V1.6.1 PDF was not available offline, so they are not checked against V1.6.1 itself).
+POSIX has no lookaround, and backreferences only in its basic (BRE) form, not the extended one (ERE):
+refusing them departs from IEEE 1003.2 only for BRE backreferences, the one construct that cannot be
+matched in linear time.
 
 **Why RE2.** Python's ``re`` backtracks: one request with ``idPattern=^(a+)+$`` against an id of many a's and
 a final b, or ``q=name~="(x+x+)+y"``, takes time exponential in the text and holds a CPU core (and the GIL)
 for minutes: a denial of service on a public API. RE2 (``google-re2``, module ``re2``) matches in time linear
-in the text (and in the pattern's size) and bounds each compiled pattern's memory (8 MiB, RE2's default).
+in the text (and in the pattern's size) and bounds each compiled pattern's memory (2 MiB here, see ``_OPTIONS.max_mem``).
 Patterns are further limited to :data:`MAX_PATTERN` characters (longer: 400 BadRequestData naming the
 parameter). Patterns RE2 cannot compile - backreferences ``\\1`` / ``(?P=name)``, lookaround ``(?=`` ``(?!``
 ``(?<=`` ``(?<!``, possessive or atomic forms, repetition counts above 1000 - answer 400 BadRequestData
