@@ -1,7 +1,7 @@
 """The NGSI-LD query languages over the internal entity form (ETSI GS CIM 009 V1.6.1):
 
 * clause 4.9, "NGSI-LD Query Language" (``q``): comparisons ``==, !=, >, >=, <, <=``, pattern ``~=`` /
-  ``!~=`` (regular expressions, Python ``re`` syntax as a close match of the spec's PCRE), ranges
+  ``!~=`` (regular expressions: IEEE 1003.2 in the spec, RE2 syntax here, see :mod:`.patterns`), ranges
   ``a..b``, value lists ``a,b,c``, logical ``;`` (and, binds tighter) and ``|`` (or), parentheses,
   attribute paths ``attr.subAttr`` (sub-attributes, or the members ``observedAt``/``unitCode``/
   ``datasetId``/``createdAt``/``modifiedAt``) and ``attr[key][key2]`` (into a JSON object value), and a
@@ -26,6 +26,7 @@ from typing import Any, Callable
 from .context import Context
 from .entities import check_geometry
 from .errors import BadRequestData
+from .patterns import compile_pattern
 
 Pred = Callable[[dict], bool]
 _DT = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
@@ -159,10 +160,10 @@ class _Parser:
         raw = self.value_text()
         if op in ("~=", "!~="):
             lit = _atom(raw)
-            try:
-                rx = re.compile(lit if isinstance(lit, str) else raw)
-            except re.error as exc:
-                raise self.fail(f"bad regular expression ({exc})") from None
+            try:  # RE2, linear time: see patterns.py
+                rx = compile_pattern(lit if isinstance(lit, str) else raw, "q")
+            except BadRequestData as exc:
+                raise BadRequestData(f"{exc.message}, at character {self.i} of {self.s!r}", field="q") from None
             if op == "~=":
                 return lambda e: any(isinstance(v, str) and rx.search(v) for v in _values(e, path))
             return lambda e: not any(isinstance(v, str) and rx.search(v) for v in _values(e, path))

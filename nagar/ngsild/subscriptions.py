@@ -25,6 +25,7 @@ from typing import Any
 from . import entities as E
 from .context import Context, resolve
 from .errors import AlreadyExists, BadRequestData, ResourceNotFound
+from .patterns import compile_pattern
 
 log = logging.getLogger("nagar.ngsild")
 _FORMATS = ("normalized", "keyValues", "concise")
@@ -55,6 +56,10 @@ def parse_subscription(body: Any, ctx_spec: Any, ctx: Context, *, sub_id: str | 
                 raise BadRequestData("every entities item needs a type", field="entities")
             if "id" in e:
                 E.check_uri(e["id"], "entities.id")
+            if "idPattern" in e:  # checked now: it is matched against every notified entity (RE2, patterns.py)
+                if not isinstance(e["idPattern"], str):
+                    raise BadRequestData("entities.idPattern must be a string", field="entities.idPattern")
+                compile_pattern(e["idPattern"], "entities.idPattern")
     watched = sub.get("watchedAttributes")
     if watched is not None and (not isinstance(watched, list) or not watched
                                 or not all(isinstance(w, str) for w in watched)):
@@ -345,11 +350,9 @@ class Subscriptions:
         if "id" in sel and sel["id"] != ent["id"]:
             return False
         if "idPattern" in sel:
-            import re
-
-            try:
-                return re.fullmatch(sel["idPattern"], ent["id"]) is not None
-            except re.error:
+            try:  # RE2, linear time; a pattern stored before RE2 that it refuses selects nothing
+                return compile_pattern(sel["idPattern"], "entities.idPattern").fullmatch(ent["id"]) is not None
+            except BadRequestData:
                 return False
         return True
 

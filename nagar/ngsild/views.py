@@ -432,7 +432,7 @@ async def post_query(request: Request, b: BrokerDep, tenant: str | None = Tenant
     if q is not None and not isinstance(q, str):
         raise BadRequestData("q must be a string", field="q")
     coords = g.get("coordinates")
-    return _query(request, b, t, ctx, ids=ids, id_pattern="|".join(f"(?:{p})" for p in pats) or None, types=types,
+    return _query(request, b, t, ctx, ids=ids, id_pattern=pats or None, types=types,
                   attrs=",".join(attrs) if attrs else None, q=q,
                   geo=(g.get("georel"), g.get("geometry"), coords if coords is None or isinstance(coords, str)
                        else dumps(coords), g.get("geoproperty")),
