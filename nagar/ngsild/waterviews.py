@@ -138,7 +138,11 @@ class WaterViews:
     def _hook(self) -> None:
         store = self.b.store
         if not self._hooked and hasattr(store, "on_water_write"):
+            old = store.__dict__.get("_ngsild_water_listener")  # a replaced broker's (one broker per store)
+            if old is not None:
+                store.off_water_write(old)
             store.on_water_write(self.written)
+            store.__dict__["_ngsild_water_listener"] = self.written
             self._hooked = True
 
     def of(self, tenant: str) -> dict[str, dict]:
