@@ -24,7 +24,7 @@ from nagar.core.errors import NagarError
 from nagar.core.tenancy import Scope, allows
 
 from . import entities as E
-from . import mapping, stations
+from . import mapping, stations, waterviews
 from .context import CORE, Context
 from .errors import (AlreadyExists, BadRequestData, NonexistentTenant, ResourceNotFound, TenantForbidden,
                      TooManyResults)
@@ -340,7 +340,7 @@ class Broker:
         batch = getattr(self._tl, "batch", None)
         if batch is not None and (tenant, eid) in batch.staged:
             return batch.staged[(tenant, eid)]
-        return self._load(tenant, eid)
+        return waterviews.refuse_write(self._load(tenant, eid))  # a water view is never written
 
     def commit(self, tenant: str, changes: list[tuple[dict | None, dict | None, list[str]]], *,
                hist_del: list[tuple] = ()) -> None:

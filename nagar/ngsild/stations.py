@@ -19,7 +19,10 @@ Cost: the views of a tenant are built once (one station list, one latest-observa
 cached by the broker) and kept until a station appears that they do not know, a parameter appears that a
 view lacks, an NGSI-LD entity of the tenant is created or deleted, or :data:`TTL_S` has passed (station
 renames and moves made elsewhere show within that). Values themselves come from the overlay at read time,
-so a new reading shows at once. Water stations (``nagar.water``'s own table) are not shown.
+so a new reading shows at once. Water stations (``nagar.water``'s own tables) are shown as
+``urn:ngsi-ld:WaterQualityObserved:<water station id>`` by :mod:`.waterviews`, kept here beside the air views
+(same merge into queries, same invalidation when a tenant's entities are created or deleted); unlike air
+views they cannot be written (:func:`nagar.ngsild.waterviews.refuse_write`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import threading
 import time
 from operator import itemgetter
 
-from . import mapping
+from . import mapping, waterviews
 from .context import CORE
 from .errors import OperationNotSupported
 
@@ -52,6 +55,7 @@ class StationViews:
         self._index: dict[str, tuple[str, str]] = {}  # station id -> (tenant, entity id) of a view
         self._known: set[str] = set()  # every station id seen by a build (views or mapped)
         self._gen: dict[str, int] = {}  # invalidations per tenant: a build overtaken by one is not kept
+        self.water = waterviews.WaterViews(broker, lambda tenant: self._stored_stations(tenant)[0])
 
     # building -----------------------------------------------------------------------------------
     def of(self, tenant: str) -> dict[str, dict]:
@@ -98,13 +102,16 @@ class StationViews:
     # reads --------------------------------------------------------------------------------------
     def get(self, tenant: str, eid: str) -> dict | None:
         if not eid.startswith(PREFIX):
-            return None
+            return self.water.get(tenant, eid)
         return self.of(tenant).get(eid)
 
     def merge(self, tenant: str, ids: list[str] | None, stored) -> list[tuple[str, dict]]:
         """Query candidates: the stored ones (``(id, entity)`` pairs, by id) and the tenant's views (by
         ``ids`` when given), in id order; a stored entity wins over a view of the same id."""
         views = self.of(tenant)
+        water = self.water.of(tenant)
+        if water:
+            views = {**views, **water}  # distinct prefixes: no id is in both
         if not views:
             return stored
         pairs = list(stored)
@@ -142,6 +149,8 @@ class StationViews:
         """An NGSI-LD entity of the tenant was created or deleted: which stations have views changes."""
         with self._lock:
             self._drop(tenant)
+        with self.water._lock:
+            self.water.drop(tenant)
 
     def _drop(self, tenant: str) -> None:
         self._views.pop(tenant, None)

@@ -73,6 +73,11 @@ def temporal_entity(store, tenant: str, ent: dict, ctx: Context, *, attrs: set[s
                     last_n: int | None, fmt: str, methods: list[str] | None, period_s: int | None,
                     origin: datetime | None = None) -> dict:
     """One entity's temporal representation (normalized, temporalValues or aggregatedValues)."""
+    from . import waterviews
+
+    if waterviews.is_water_view(ent):  # from the water_samples table
+        return waterviews.temporal(store, ent, ctx, attrs=attrs, start=start, end=end, last_n=last_n, fmt=fmt,
+                                   methods=methods, period_s=period_s, origin=origin)
     types = [ctx.compact(t) for t in ent["type"]]
     out: dict = {"id": ent["id"], "type": types[0] if len(types) == 1 else types}
     backed = observation_backed(ent)

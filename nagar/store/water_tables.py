@@ -6,9 +6,12 @@ by city inside the query (``scope``: None = all cities). Times are naive UTC.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
 from nagar.core.tenancy import Scope
+
+_log = logging.getLogger("nagar.store")
 
 _STATION_COLS = ("id", "city", "name", "water_body", "lat", "lon", "source", "updated_at", "updated_by")
 _SAMPLE_COLS = ("station", "parameter", "time", "value", "qualifier", "source")
@@ -34,6 +37,28 @@ def _utc(row: dict, *cols: str) -> dict:
 class WaterTables:
     """Requires ``self._tx()`` (write transaction context) and ``self._rows(sql, params)``."""
 
+    # listeners ----------------------------------------------------------------------------------
+    def on_water_write(self, listener) -> None:
+        """Call ``listener(cities, stations)`` after every committed write of water stations or samples:
+        ``cities`` the cities named (station writes; empty for samples, whose rows name stations only),
+        ``stations`` the station ids written. Like :meth:`WriteListeners.on_write` for observations: a
+        listener's exception is logged, never raised (the write is already durable). Idempotent."""
+        listeners = self.__dict__.setdefault("_water_listeners", [])
+        if listener not in listeners:
+            listeners.append(listener)
+
+    def off_water_write(self, listener) -> None:
+        listeners = self.__dict__.get("_water_listeners", [])
+        if listener in listeners:
+            listeners.remove(listener)
+
+    def _water_written(self, cities: set[str], stations: set[str]) -> None:
+        for listener in list(self.__dict__.get("_water_listeners", ())):
+            try:
+                listener(cities, stations)
+            except Exception:  # a listener must never undo an acknowledged write
+                _log.exception("water write listener %r failed", listener)
+
     # stations -----------------------------------------------------------------------------------
     def upsert_water_stations(self, rows: list[dict], *, actor: str, now: datetime) -> tuple[int, int]:
         """Insert or replace water stations (key: id) in one transaction; a station never changes city.
@@ -54,6 +79,7 @@ class WaterTables:
                     con.execute("UPDATE water_stations SET name = ?, water_body = ?, lat = ?, lon = ?, source = ?, "
                                 "updated_at = ?, updated_by = ? WHERE id = ?", [*values, r["id"]])
                     updated += 1
+        self._water_written({r["city"] for r in rows}, {r["id"] for r in rows})
         return inserted, updated
 
     def water_stations(self, *, city: str | None = None, ids: list[str] | None = None,
@@ -105,7 +131,18 @@ class WaterTables:
                     "AND w.parameter = s.parameter AND w.time = s.time)").fetchone()[0]
             finally:
                 con.unregister("_wstage")
+        self._water_written(set(), {k[0] for k in keyed})
         return int(inserted), int(updated) + (len(rows) - len(keyed))
+
+    def latest_water_samples(self, *, city: str) -> list[dict]:
+        """The newest sample of every (station, parameter) of the city's water stations (one query; the
+        NGSI-LD water views are built from it), ordered by station and parameter."""
+        rows = self._rows(
+            f"SELECT {', '.join(_SAMPLE_COLS)} FROM (SELECT {', '.join('s.' + c for c in _SAMPLE_COLS)}, "
+            "row_number() OVER (PARTITION BY s.station, s.parameter ORDER BY s.time DESC) AS rn "
+            "FROM water_samples s JOIN water_stations ws ON ws.id = s.station WHERE ws.city = ?) t "
+            "WHERE rn = 1 ORDER BY station, parameter", [city])
+        return [_utc(r, "time") for r in rows]
 
     def water_samples(self, *, stations: list[str], parameters: list[str] | None = None,
                       start: datetime | None = None, end: datetime | None = None,

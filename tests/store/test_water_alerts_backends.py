@@ -38,6 +38,31 @@ def test_water_mixin(backend):
         s.close()
 
 
+def test_latest_water_samples_and_write_listener(backend):
+    """``latest_water_samples`` (the NGSI-LD water views' one query) gives the newest sample per (station,
+    parameter) of a city on both backends; ``on_water_write`` listeners hear committed station and sample
+    writes, and a failing listener does not fail the write."""
+    s = backend.open((WaterTables,))
+    try:
+        _seed(s)
+        heard = []
+        s.on_water_write(lambda cities, stations: heard.append((set(cities), set(stations))))
+        s.on_water_write(lambda cities, stations: 1 / 0)
+        now = utc(2025, 5, 1)
+        assert s.upsert_water_stations([{"id": "w1", "city": "dhaka", "name": "W1"},
+                                        {"id": "w2", "city": "dhaka", "name": "W2"}], actor="t", now=now) == (2, 0)
+        rows = [{"station": "w1", "parameter": "do", "time": utc(2024, 1, d), "value": float(d)} for d in (1, 3, 2)]
+        rows.append({"station": "w2", "parameter": "ph", "time": utc(2024, 2, 1), "value": 7.0, "qualifier": "<"})
+        assert s.upsert_water_samples(rows) == (4, 0)
+        assert heard == [({"dhaka"}, {"w1", "w2"}), (set(), {"w1", "w2"})]
+        got = [(r["station"], r["parameter"], r["time"], r["value"], r["qualifier"])
+               for r in s.latest_water_samples(city="dhaka")]
+        assert got == [("w1", "do", utc(2024, 1, 3), 3.0, ""), ("w2", "ph", utc(2024, 2, 1), 7.0, "<")]
+        assert s.latest_water_samples(city="ctg") == []
+    finally:
+        s.close()
+
+
 def test_alerts_mixin(backend):
     s = backend.open((AlertTables,))
     try:
