@@ -295,8 +295,10 @@ def main() -> None:
         env = {**os.environ, "NAGAR_DB": str(db), "NAGAR_SECRET_KEY": "b" * 48, "NAGAR_IP_RATE_PER_S": "1000000",
                "NAGAR_IP_BURST": "1000000", "NAGAR_KEY_RATE_PER_S": "1000000", "NAGAR_KEY_BURST": "1000000",
                "NAGAR_EGRESS_ALLOW_PRIVATE": "true"}  # the notification receiver is on loopback
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "nagar.api.app:create_app", "--factory",
-                                   "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT)
+        # the server as deployed (`nagar serve`: uvicorn with nagar.api.server's protocol and GC settings),
+        # without its per-request access log line
+        server = subprocess.Popen([str(Path(sys.executable).parent / "nagar"), "serve", "--port", str(port),
+                                   "--no-access-log"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
             for _ in range(200):

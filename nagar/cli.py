@@ -74,10 +74,11 @@ def serve(
     db: Optional[Path] = DbOpt,
     host: Optional[str] = typer.Option(None, help="Listen address (default 127.0.0.1)"),
     port: Optional[int] = typer.Option(None, help="Port (default 8000)"),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log",
+                                    help="Log every request (one line each; off for load tests)"),
 ) -> None:
     """Serve the API (/docs) and the dashboard (/)."""
-    import uvicorn
-
+    from nagar.api import server
     from nagar.api.app import create_app
 
     settings = Settings.from_env(db=db, host=host, port=port)
@@ -87,9 +88,7 @@ def serve(
         _fail(exc)
     _check_port(settings.host, settings.port)
     console.print(f"Nagar on [bold]http://{settings.host}:{settings.port}/[/] (API docs at /docs), store {settings.db}")
-    # proxy_headers off: client addresses for rate limits come only from NAGAR_TRUSTED_PROXIES' rules
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info", proxy_headers=False,
-                server_header=False)
+    server.run(application, host=settings.host, port=settings.port, access_log=access_log)
 
 
 @app.command()
@@ -182,7 +181,7 @@ def demo(
                   + "\n".join(f"  .venv/bin/{h}{'' if h.endswith('--help') else extra}" for h in hints))
     if serve_after:
         _open_browser_later(f"http://{settings.host}:{settings.port}/")
-        serve(db=settings.db, host=None, port=port)
+        serve(db=settings.db, host=None, port=port, access_log=True)
 
 
 def _quality_summary(scans) -> Table:

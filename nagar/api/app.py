@@ -51,6 +51,10 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         from nagar.ngsild.service import start as ngsild_start
 
         ngsild_start(app.state.store, settings)  # NGSI-LD: its store write listener from the start
+        if getattr(app.state, "tune_gc", False):  # set by nagar.api.server.run: a server process
+            from nagar.api.server import tune_gc
+
+            tune_gc()
         try:
             yield
         finally:

@@ -29,7 +29,6 @@ with the edge and one without and compares status, body and headers.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from urllib.parse import parse_qsl
@@ -189,9 +188,8 @@ class NgsiEdge:
                 if not msg.get("more_body"):
                     break
             body, ctx = parse_body(ctype_s, raw, link.decode("latin-1") if link else None)
-            fut = Broker.patch_attr.submit(b, t, eid, attr, body, ctx,
-                                           audit=(p.actor, "ngsild.attr.update", t, eid, {"attr": attr}))
-            await asyncio.wrap_future(fut)
+            await Broker.patch_attr.submit_async(b, t, eid, attr, body, ctx,
+                                                 audit=(p.actor, "ngsild.attr.update", t, eid, {"attr": attr}))
         except NagarError as exc:
             return await _error(scope, send, exc, self.trusted)
         await _respond(send, 204, b"", [], scope, self.trusted)

@@ -11,6 +11,7 @@ several server processes the cache would go stale, so it is disabled there (read
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -74,7 +75,11 @@ def _in_writer(fn):
     def submit(self, *args, audit=None, **kw):
         return self.submit(functools.partial(fn, self), *args, audit=audit, **kw)
 
+    def submit_async(self, *args, audit=None, **kw):
+        return self.submit_async(functools.partial(fn, self), *args, audit=audit, **kw)
+
     wrapper.submit = submit
+    wrapper.submit_async = submit_async
     return wrapper
 
 
@@ -365,10 +370,20 @@ class Broker:
     # group commit ---------------------------------------------------------------------------------
     def submit(self, fn, *args, audit: tuple | None = None, **kw) -> Future:
         """Queue a write (``fn(*args, **kw)``, planned in the writer thread) for the next group commit.
-        ``audit``: (actor, action, city, target, details or details(result)) recorded after the commit."""
+        ``audit``: (actor, action, city, target, details or details(result)) recorded in the same
+        transaction as the write."""
         fut: Future = Future()
         self._ensure_writer()
         self._jobs.put(_Job(fn, args, kw, fut, audit))
+        return fut
+
+    def submit_async(self, fn, *args, audit: tuple | None = None, **kw) -> "asyncio.Future":
+        """:meth:`submit` for a caller on an event loop (call it there): an asyncio future, settled with
+        the others of its group in one call into the loop."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._ensure_writer()
+        self._jobs.put(_Job(fn, args, kw, fut, audit, loop))
         return fut
 
     def _ensure_writer(self) -> None:
@@ -384,32 +399,39 @@ class Broker:
             self._writer.join(10)
 
     def _writer_loop(self) -> None:
+        """Group commit: a writer that was idle waits ``commit_delay`` after the first job for others to
+        join, then takes everything queued (up to MAX_GROUP); a writer that was busy takes what queued up
+        meanwhile at once. It sleeps rather than waking for each job, so a group of N costs one wake-up,
+        not N thread switches."""
+        pending: list = []
         while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            jobs = [job]
-            deadline = time.monotonic() + self.commit_delay
-            while len(jobs) < MAX_GROUP:
+            if not pending:
+                pending.append(self._jobs.get())
+                if pending[0] is not None and self.commit_delay > 0:
+                    time.sleep(self.commit_delay)
+            while len(pending) < MAX_GROUP:
                 try:
-                    left = deadline - time.monotonic()
-                    nxt = self._jobs.get(timeout=left) if left > 0 else self._jobs.get_nowait()
+                    pending.append(self._jobs.get_nowait())
                 except queue.Empty:
                     break
-                if nxt is None:
-                    self._run_group(jobs)
-                    return
-                jobs.append(nxt)
-            self._run_group(jobs)
+            stop = None in pending
+            jobs = [j for j in pending[:pending.index(None)]] if stop else pending[:MAX_GROUP]
+            pending = [] if stop else pending[MAX_GROUP:]
+            if jobs:
+                self._run_group(jobs)
+            if stop:
+                return
 
     def _run_group(self, jobs: list["_Job"]) -> None:
-        """Plan every job against the staged state, write all in one transaction, audit, answer."""
+        """Plan every job against the staged state, write all and their audit entries in one transaction,
+        answer (asyncio waiters: one wake-up of their event loop per group)."""
         batch = _Batch()
         self._tl.batch = batch
         planned = []
+        settle = _Settle()
         try:
             for job in jobs:
-                if not job.future.set_running_or_notify_cancel():
+                if not job.start():
                     continue
                 batch.job = job
                 mark = batch.mark()
@@ -418,39 +440,34 @@ class Broker:
                     planned.append(job)
                 except BaseException as exc:  # this request's own error (BadRequestData, ResourceNotFound, ...)
                     batch.rollback(mark)
-                    job.future.set_exception(exc)
+                    settle.fail(job, exc)
         finally:
             self._tl.batch = None
-        if not planned:
-            return
         try:
-            failed = self._flush(batch)
+            if planned:
+                failed = self._flush(batch, planned)
+                for job in planned:
+                    if job in failed:
+                        settle.fail(job, failed[job])
+                    else:
+                        settle.ok(job, job.result)
         except BaseException as exc:  # the store failed: nothing of the group is acknowledged
             with self._lock:
                 for (t, eid) in batch.staged:
                     self._cache.pop((t, eid), None)
             for job in planned:
-                job.future.set_exception(exc)
-            return
+                settle.fail(job, exc)
+        finally:
+            settle.send()
+
+    def _audit_group(self, planned: list["_Job"], failed: dict) -> None:
+        """The audit entries of a group's successful jobs: one per caller and city."""
         by_actor: dict[tuple, list] = {}
         for job in planned:
-            if job in failed:
-                job.future.set_exception(failed[job])
-            elif job.audit is not None:
+            if job not in failed and job.audit is not None:
                 by_actor.setdefault((job.audit[0], job.audit[2]), []).append(job)
-        audit_error = None
         for (actor, city), group in by_actor.items():
-            try:
-                self._audit(actor, city, group)
-            except BaseException as exc:  # noqa: BLE001 - reported to the requests of this group
-                audit_error = exc
-                for job in group:
-                    job.future.set_exception(exc)
-        for job in planned:
-            if not job.future.done():
-                job.future.set_result(job.result)
-        if audit_error is not None:
-            log.error("ngsild audit record failed: %s", audit_error)
+            self._audit(actor, city, group)
 
     def _audit(self, actor: str, city: str, group: list["_Job"]) -> None:
         from nagar.security import audit
@@ -468,9 +485,10 @@ class Broker:
         audit.record(self.store, actor=actor, action="ngsild.group", city=city, target=f"{len(group)} operations",
                      details={"operations": ops[:200], "more": max(0, len(ops) - 200)})
 
-    def _flush(self, batch: "_Batch") -> dict:
+    def _flush(self, batch: "_Batch", planned: list["_Job"]) -> dict:
         """Write a planned group: observations of mapped entities (per tenant, through the ingest path),
-        then every entity change in one transaction; returns the jobs that failed at this stage."""
+        then every entity change and the group's audit entries in one transaction; returns the jobs that
+        failed at the first stage."""
         failed: dict = {}
         by_tenant: dict[str, list] = {}
         for job, tenant, prepared in batch.obs:
@@ -507,8 +525,10 @@ class Broker:
                     "id": eid, "types": dumps(after["type"]), "body": dumps(after), "station": after.get("station"),
                     "created_at": E.parse_time(after["createdAt"], "createdAt"),
                     "modified_at": E.parse_time(after["modifiedAt"], "modifiedAt")})
-        if writes:
-            self.store.ngsild_write_many(writes)
+        with self.store.transaction():
+            if writes:
+                self.store.ngsild_write_many(writes)
+            self._audit_group(planned, failed)
         if self.cached:
             for (tenant, eid), (before, after) in folded.items():
                 self._remember((tenant, eid), after)
@@ -782,10 +802,54 @@ def _count(items: list) -> dict:
 
 
 class _Job:
-    __slots__ = ("fn", "args", "kw", "future", "audit", "result")
+    __slots__ = ("fn", "args", "kw", "future", "audit", "result", "loop")
 
-    def __init__(self, fn, args, kw, future, audit):
+    def __init__(self, fn, args, kw, future, audit, loop=None):
         self.fn, self.args, self.kw, self.future, self.audit, self.result = fn, args, kw, future, audit, None
+        self.loop = loop  # set: ``future`` is an asyncio future of that loop
+
+    def start(self) -> bool:
+        """False when the waiter gave up before planning began (then nothing is done for it)."""
+        if self.loop is not None:
+            return not self.future.cancelled()
+        return self.future.set_running_or_notify_cancel()
+
+
+class _Settle:
+    """A group's answers: thread futures at once, asyncio futures in one call per event loop."""
+
+    def __init__(self):
+        self.by_loop: dict = {}
+
+    def ok(self, job: _Job, result) -> None:
+        if job.loop is None:
+            job.future.set_result(result)
+        else:
+            self.by_loop.setdefault(job.loop, []).append((job.future, result, None))
+
+    def fail(self, job: _Job, exc: BaseException) -> None:
+        if job.loop is None:
+            job.future.set_exception(exc)
+        else:
+            self.by_loop.setdefault(job.loop, []).append((job.future, None, exc))
+
+    def send(self) -> None:
+        for loop, items in self.by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle_all, items)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
+        self.by_loop = {}
+
+
+def _settle_all(items) -> None:
+    for fut, result, exc in items:
+        if fut.done():  # cancelled meanwhile
+            continue
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
 
 
 class _Batch:

@@ -10,7 +10,6 @@ FIWARE IoT Agent sends).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -173,8 +172,8 @@ def _audit(store, request: Request, action: str, tenant: str, target: str) -> No
 async def _write(request: Request, op, b: Broker, tenant: str, *args, action: str, target: str, details=None, **kw):
     """Queue a write for the broker's next group commit and wait for it without blocking the event loop;
     the write is audited (``details`` may be a function of the result) before the answer is sent."""
-    fut = op.submit(b, tenant, *args, audit=(resolve_principal(request).actor, action, tenant, target, details), **kw)
-    return await asyncio.wrap_future(fut)
+    return await op.submit_async(b, tenant, *args, audit=(resolve_principal(request).actor, action, tenant, target,
+                                                          details), **kw)
 
 
 def _attrs_param(attrs: str | None, ctx: C.Context) -> set[str] | None:

@@ -62,6 +62,8 @@ class Principal:
     open_cities: frozenset = frozenset()
     key_id: str | None = None
     token_jti: str | None = None
+    _scopes: dict = field(default_factory=dict, compare=False, repr=False)
+    """Memo of :meth:`scope` (a principal's grants do not change once it is built)."""
 
     @property
     def authenticated(self) -> bool:
@@ -79,9 +81,12 @@ class Principal:
         """Cities where the caller holds ``perm`` (``None``: all cities)."""
         if self.platform_admin:
             return None
-        need = _PERM_LEVEL.get(perm, 3)
-        own = frozenset(c for c, r in self.grants.items() if LEVEL.get(Role(r), 0) >= need)
-        return own | self.open_cities if perm == Perm.READ else own
+        hit = self._scopes.get(perm)
+        if hit is None:
+            need = _PERM_LEVEL.get(perm, 3)
+            own = frozenset(c for c, r in self.grants.items() if LEVEL.get(Role(r), 0) >= need)
+            hit = self._scopes[perm] = own | self.open_cities if perm == Perm.READ else own
+        return hit
 
 
 ANONYMOUS = Principal()

@@ -9,6 +9,7 @@ row per (station, parameter, time), durably, and to aggregate inside the databas
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Literal, Protocol, runtime_checkable
@@ -153,6 +154,12 @@ class Store(Protocol):
 
     def latest_time(self, *, stations: list[str], scope: Scope = None) -> dict[str, datetime]:
         """Time of each station's newest valid observation."""
+
+    def transaction(self) -> AbstractContextManager:
+        """Several writes as one transaction (re-entrant); the write methods called inside join it.
+        ``write_observations`` tells its write listeners when it returns, which inside a transaction is
+        before the commit: keep observation writes outside."""
+        ...
 
     def stats(self) -> StoreStats: ...
 

@@ -92,6 +92,7 @@ class DuckDBStore(WriteListeners, *DOMAIN_TABLES):
                 transient=True,
             ) from exc
         self._lock = threading.RLock()
+        self._tx_depth = 0  # open _tx blocks of the thread holding _lock (nested ones join the outer one)
         self._stations: dict[str, tuple[int, int]] = {}
         if not read_only:
             self._migrate()
@@ -119,20 +120,37 @@ class DuckDBStore(WriteListeners, *DOMAIN_TABLES):
 
     @contextmanager
     def _tx(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One write transaction under the writer lock; commits or rolls back, always."""
+        """One write transaction under the writer lock; commits or rolls back, always. Re-entrant: inside
+        an open transaction of this thread it yields that transaction (committed by the outermost block;
+        an exception that leaves a nested block rolls the whole transaction back)."""
         with self._lock:
             con = self._con
+            if self._tx_depth:
+                self._tx_depth += 1
+                try:
+                    yield con
+                finally:
+                    self._tx_depth -= 1
+                return
             con.execute("BEGIN TRANSACTION")
+            self._tx_depth = 1
             try:
                 yield con
             except BaseException:
+                self._tx_depth = 0
                 con.execute("ROLLBACK")
                 raise
             else:
+                self._tx_depth = 0
                 try:
                     con.execute("COMMIT")
                 except duckdb.Error as exc:
                     raise _translate(exc) from exc
+
+    def transaction(self):
+        """Several store writes as one transaction: ``with store.transaction(): ...`` (re-entrant; the
+        store's own write methods called inside join it, and nothing is committed until it ends)."""
+        return self._tx()
 
     def _read(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()

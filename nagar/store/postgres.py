@@ -528,6 +528,11 @@ class PostgresStore(WriteListeners, *DOMAIN_TABLES):
         except (psycopg.Error, PoolTimeout) as exc:
             raise translate_error(exc) from exc
 
+    def transaction(self):
+        """Several store writes as one transaction: ``with store.transaction(): ...`` (re-entrant; the
+        store's own write methods called inside join it, and nothing is committed until it ends)."""
+        return self._tx()
+
     def _read(self) -> PgConnection:
         """A connection for reads (close it to give it back), or the view of this thread's open transaction."""
         open_tx = getattr(self._local, "tx", None)
