@@ -56,8 +56,14 @@ threshold clause 5.5.6 leaves to the implementation)."""
 _UNIT_CODE_OF = {"µg/m³": "GQ", "mg/m³": "GP", "ppm": "59", "ppb": "61", "°C": "CEL", "%": "P1"}
 
 
+_GROUP = threading.local()
+
+
 def _now() -> str:
-    return E.now_iso()
+    """The current time; inside a group commit the group's time (one per commit, read once: every change
+    of a group is stamped with the same modifiedAt)."""
+    now = getattr(_GROUP, "now", None)
+    return now if now is not None else E.now_iso()
 
 
 def _in_writer(fn):
@@ -427,6 +433,7 @@ class Broker:
         answer (asyncio waiters: one wake-up of their event loop per group)."""
         batch = _Batch()
         self._tl.batch = batch
+        _GROUP.now = E.now_iso()
         planned = []
         settle = _Settle()
         try:
@@ -443,6 +450,7 @@ class Broker:
                     settle.fail(job, exc)
         finally:
             self._tl.batch = None
+            _GROUP.now = None
         try:
             if planned:
                 failed = self._flush(batch, planned)
