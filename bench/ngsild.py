@@ -112,6 +112,17 @@ def run_wrk(url: str, key: str, seconds: float, pid: int | None = None, queries:
 
     proc = psutil.Process(pid) if pid else None
 
+    def cpu_now() -> float:  # the server and its worker processes (Granian serves from a child process)
+        if proc is None:
+            return 0.0
+        total = 0.0
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                total += sum(p.cpu_times()[:2])
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
     out = {}
     phases = (("entity updates (PATCH attr)/s", "PATCH", "patch", 256), ("single-entity reads/s", "GET", "read", 32),
               ("queries (type + q)/s", "GET", "query", 32))
@@ -121,10 +132,10 @@ def run_wrk(url: str, key: str, seconds: float, pid: int | None = None, queries:
                 continue
             script = Path(tmp) / f"{what}.lua"
             script.write_text(_LUA % {"method": method, "key": key, "n_ent": N_ENT, "what": what})
-            cpu0 = sum(proc.cpu_times()[:2]) if proc else 0.0
+            cpu0 = cpu_now()
             res = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{max(1, int(seconds))}s", "--latency", "-s",
                                   str(script), url], capture_output=True, text=True, check=True).stdout
-            cpu = sum(proc.cpu_times()[:2]) - cpu0 if proc else 0.0
+            cpu = cpu_now() - cpu0
             rps = float(re.search(r"Requests/sec:\s+([\d.]+)", res).group(1))
             total = int(re.search(r"(\d+) requests in", res).group(1))
             if proc and total:

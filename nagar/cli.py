@@ -76,11 +76,14 @@ def serve(
     port: Optional[int] = typer.Option(None, help="Port (default 8000)"),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log",
                                     help="Log every request (one line each; off for load tests)"),
+    server: str = typer.Option("granian", help="HTTP server: granian (Rust I/O, the fast one) or uvicorn"),
 ) -> None:
     """Serve the API (/docs) and the dashboard (/)."""
-    from nagar.api import server
+    from nagar.api import server as http_server
     from nagar.api.app import create_app
 
+    if server not in http_server.SERVERS:
+        _fail(NagarError(f"--server must be one of {', '.join(http_server.SERVERS)}, not {server!r}", field="server"))
     settings = Settings.from_env(db=db, host=host, port=port)
     try:
         application = create_app(settings)
@@ -88,7 +91,7 @@ def serve(
         _fail(exc)
     _check_port(settings.host, settings.port)
     console.print(f"Nagar on [bold]http://{settings.host}:{settings.port}/[/] (API docs at /docs), store {settings.db}")
-    server.run(application, host=settings.host, port=settings.port, access_log=access_log)
+    http_server.run(application, settings, server=server, access_log=access_log)
 
 
 @app.command()
@@ -181,7 +184,7 @@ def demo(
                   + "\n".join(f"  .venv/bin/{h}{'' if h.endswith('--help') else extra}" for h in hints))
     if serve_after:
         _open_browser_later(f"http://{settings.host}:{settings.port}/")
-        serve(db=settings.db, host=None, port=port, access_log=True)
+        serve(db=settings.db, host=None, port=port, access_log=True, server="granian")
 
 
 def _quality_summary(scans) -> Table:

@@ -76,10 +76,10 @@ def test_serve_and_demo_refuse_a_taken_port_with_one_message(tmp_path, monkeypat
     """Not "Nagar on http://...:PORT/" then uvicorn's Errno 98: one error naming --port, nothing served."""
     import socket
 
-    import uvicorn
+    from nagar.api import server as http_server
 
     served = []
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: served.append(k))
+    monkeypatch.setattr(http_server, "run", lambda application, settings, **k: served.append((settings, k)))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -93,7 +93,13 @@ def test_serve_and_demo_refuse_a_taken_port_with_one_message(tmp_path, monkeypat
     assert served == [] and not (tmp_path / "d.duckdb").exists()  # the demo stops before generating data
     # a free port passes the check
     r = runner.invoke(app, ["serve", "--db", str(tmp_path / "s.duckdb"), "--port", str(port)])
-    assert r.exit_code == 0 and "Nagar on" in r.output and served[0]["port"] == port
+    assert r.exit_code == 0 and "Nagar on" in r.output and served[0][0].port == port
+    assert served[0][1] == {"server": "granian", "access_log": True}  # the default server, logging requests
+    r = runner.invoke(app, ["serve", "--db", str(tmp_path / "s.duckdb"), "--port", str(port), "--server", "uvicorn",
+                            "--no-access-log"])
+    assert r.exit_code == 0 and served[1][1] == {"server": "uvicorn", "access_log": False}
+    r = runner.invoke(app, ["serve", "--db", str(tmp_path / "s.duckdb"), "--port", str(port), "--server", "gunicorn"])
+    assert r.exit_code == 2 and "--server must be one of granian, uvicorn" in r.output and len(served) == 2
 
 
 def test_demo_output_is_short_consistent_and_says_where_things_are(tmp_path, monkeypatch):
@@ -118,12 +124,12 @@ def test_demo_output_is_short_consistent_and_says_where_things_are(tmp_path, mon
     # serving: the hints say to stop the server first (it holds the DuckDB file)
     import socket
 
-    import uvicorn
+    from nagar.api import server as http_server
 
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    monkeypatch.setattr(http_server, "run", lambda *a, **k: None)
     r = runner.invoke(app, ["demo", "--db", str(db), "--port", str(port)], terminal_width=200)
     assert r.exit_code == 0, r.output
     assert "CLI commands to try after stopping the server (Ctrl-C)" in r.output
