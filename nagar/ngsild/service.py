@@ -139,17 +139,20 @@ class Broker:
 
     # reads --------------------------------------------------------------------------------------
     def _load(self, tenant: str, eid: str) -> dict | None:
+        """The committed entity (cache, else store), or the station view of that id, or None."""
         key = (tenant, eid)
         if self.cached:
-            with self._lock:
+            with self._lock:  # the store read too: a commit's cache update cannot slip in between
                 if key in self._cache:
                     self._cache.move_to_end(key)
                     ent = self._cache[key]
-                    return ent if ent is not None else stations.views_of(self).get(tenant, eid)
-        row = self.store.ngsild_get(tenant, eid)
-        ent = loads(row["body"]) if row else None
-        if self.cached:
-            self._remember(key, ent)
+                else:
+                    row = self.store.ngsild_get(tenant, eid)
+                    ent = loads(row["body"]) if row else None
+                    self._remember(key, ent)
+        else:
+            row = self.store.ngsild_get(tenant, eid)
+            ent = loads(row["body"]) if row else None
         return ent if ent is not None else stations.views_of(self).get(tenant, eid)
 
     def _remember(self, key: tuple[str, str], ent: dict | None) -> None:
@@ -538,14 +541,15 @@ class Broker:
                 self.store.ngsild_write_many(writes)
             self._audit_group(planned, failed)
         if self.cached:
-            for (tenant, eid), (before, after) in folded.items():
-                self._remember((tenant, eid), after)
-                m = self._mirror.get(tenant)
-                if m is not None:
-                    if after is None:
-                        m.pop(eid, None)
-                    else:
-                        m[eid] = after
+            with self._lock:  # readers fill the cache under this lock: a stale read cannot land after this
+                for (tenant, eid), (before, after) in folded.items():
+                    self._remember((tenant, eid), after)
+                    m = self._mirror.get(tenant)
+                    if m is not None:
+                        if after is None:
+                            m.pop(eid, None)
+                        else:
+                            m[eid] = after
         for job, tenant, prepared in batch.obs:
             for sid, _ in prepared:
                 self._obs.pop(sid, None)
