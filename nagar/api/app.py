@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served from the package by nagar.security.http.docs_router (no CDN, no inline script)
         redoc_url=None,
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     from nagar.security.http import docs_router, install

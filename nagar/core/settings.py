@@ -57,6 +57,10 @@ class Settings(BaseModel):
     egress_allow_private: bool = Field(
         False, description="Let webhooks and notifications go to loopback/private/link-local addresses "
         "(NAGAR_EGRESS_ALLOW_PRIVATE); off, they go only to public addresses (see nagar.security.egress).")
+    opentelemetry: bool = Field(
+        False, description="FastAPI's native OpenTelemetry spans and metrics for every request "
+        "(NAGAR_OPENTELEMETRY; needs an OpenTelemetry SDK configured in the process). Off, requests skip its "
+        "per-request provider look-up (three environment reads each).")
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

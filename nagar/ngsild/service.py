@@ -471,30 +471,32 @@ class Broker:
         finally:
             settle.send()
 
-    def _audit_group(self, planned: list["_Job"], failed: dict) -> None:
-        """The audit entries of a group's successful jobs: one per caller and city."""
-        by_actor: dict[tuple, list] = {}
-        for job in planned:
-            if job not in failed and job.audit is not None:
-                by_actor.setdefault((job.audit[0], job.audit[2]), []).append(job)
-        for (actor, city), group in by_actor.items():
-            self._audit(actor, city, group)
-
-    def _audit(self, actor: str, city: str, group: list["_Job"]) -> None:
+    def _audit_entries(self, planned: list["_Job"], failed: dict) -> list:
+        """The audit entries (builders, ``nagar.security.audit.entry_builder``) of a group's successful
+        jobs: one per caller and city; a caller's only job keeps its own action, several are listed under
+        ``ngsild.group``."""
         from nagar.security import audit
 
         def details(job):
             d = job.audit[4]
             return d(job.result) if callable(d) else d
 
-        if len(group) == 1:
-            job = group[0]
-            audit.record(self.store, actor=actor, action=job.audit[1], city=city, target=job.audit[3],
-                         details=details(job))
-            return
-        ops = [[j.audit[1], j.audit[3]] for j in group]
-        audit.record(self.store, actor=actor, action="ngsild.group", city=city, target=f"{len(group)} operations",
-                     details={"operations": ops[:200], "more": max(0, len(ops) - 200)})
+        by_actor: dict[tuple, list] = {}
+        for job in planned:
+            if job not in failed and job.audit is not None:
+                by_actor.setdefault((job.audit[0], job.audit[2]), []).append(job)
+        out = []
+        for (actor, city), group in by_actor.items():
+            if len(group) == 1:
+                job = group[0]
+                out.append(audit.entry_builder(actor=actor, action=job.audit[1], city=city, target=job.audit[3],
+                                               details=details(job)))
+                continue
+            ops = [[j.audit[1], j.audit[3]] for j in group]
+            out.append(audit.entry_builder(actor=actor, action="ngsild.group", city=city,
+                                           target=f"{len(group)} operations",
+                                           details={"operations": ops[:200], "more": max(0, len(ops) - 200)}))
+        return out
 
     def _flush(self, batch: "_Batch", planned: list["_Job"]) -> dict:
         """Write a planned group: observations of mapped entities (per tenant, through the ingest path),
@@ -536,10 +538,7 @@ class Broker:
                     "id": eid, "types": dumps(after["type"]), "body": dumps(after), "station": after.get("station"),
                     "created_at": E.parse_time(after["createdAt"], "createdAt"),
                     "modified_at": E.parse_time(after["modifiedAt"], "modifiedAt")})
-        with self.store.transaction():
-            if writes:
-                self.store.ngsild_write_many(writes)
-            self._audit_group(planned, failed)
+        self.store.ngsild_commit(writes, self._audit_entries(planned, failed))
         if self.cached:
             with self._lock:  # readers fill the cache under this lock: a stale read cannot land after this
                 for (tenant, eid), (before, after) in folded.items():

@@ -184,6 +184,15 @@ def record(store, *, actor: str, action: str, city: str | None = None, target: s
     stored as canonical JSON (sorted keys, no whitespace); ``time`` is ``now`` (default: the current
     time) in UTC, to the microsecond.
     """
+    return store.append_audit(entry_builder(actor=actor, action=action, city=city, target=target,
+                                            details=details, now=now))
+
+
+def entry_builder(*, actor: str, action: str, city: str | None = None, target: str | None = None,
+                  details: dict | None = None, now: datetime | None = None):
+    """The ``build(seq, prev_hash) -> row`` of one entry (checked and canonicalised now), for a store
+    that appends it where the chain's head is known: :func:`record` through ``store.append_audit``, or
+    a store method writing several entries inside its own transaction (``ngsild_commit``)."""
     if not isinstance(actor, str) or not actor:
         raise InvalidInput("an audit entry needs an actor", field="actor")
     if not isinstance(action, str) or not action:
@@ -197,7 +206,7 @@ def record(store, *, actor: str, action: str, city: str | None = None, target: s
         row["hash"] = entry_hash(row)
         return row
 
-    return store.append_audit(build)
+    return build
 
 
 # reading -------------------------------------------------------------------------------------------
