@@ -109,8 +109,17 @@ class Broker:
         self.default_tenant = os.environ.get("NAGAR_NGSILD_DEFAULT_TENANT", "").strip()
         self.commit_delay = float(os.environ.get("NAGAR_NGSILD_COMMIT_DELAY_MS", "2")) / 1000.0
         """How long the writer waits for more requests to join a group commit (classic commit delay)."""
-        self._jobs: queue.Queue = queue.Queue()
+        self._queue: list = []  # jobs waiting for the writer (None: stop), guarded by _cv
+        self._cv = threading.Condition(threading.Lock())
+        self._committer_idle = True  # guarded by _cv
+        self._want_jobs = False  # the writer waits for a first job (guarded by _cv)
         self._writer: threading.Thread | None = None
+        self._commits: queue.Queue = queue.Queue(maxsize=1)  # a planned group for the committer
+        self._committer: threading.Thread | None = None
+        self._pending: dict[tuple[str, str], tuple[dict | None, object]] = {}
+        """Entities as planned groups left them, until the committer has written those groups."""
+        self._gen = 0  # bumped when a group fails to commit: groups planned before that fail too
+        self._gen_error: BaseException | None = None
         self._tl = threading.local()
         store.on_write(self._observations_written)
 
@@ -215,7 +224,7 @@ class Broker:
         for sid, prm in zip(sids, batch.column("parameter").to_pylist()):
             by_station.setdefault(sid, set()).add(prm)
         stations.views_of(self).observed(by_station)
-        if self.subscriptions is None or threading.current_thread() is self._writer:
+        if self.subscriptions is None or threading.current_thread() in (self._writer, self._committer):
             return
         self.subscriptions.observed(by_station)
 
@@ -273,10 +282,11 @@ class Broker:
         return m
 
     def _load_mirror(self, tenant: str) -> dict[str, dict]:
-        m = self._mirror.get(tenant)
-        if m is None:
-            m = {r["id"]: loads(r["body"]) for r in self.store.ngsild_query(tenant)}
-            self._mirror[tenant] = m
+        with self._lock:  # commits update mirrors under this lock, after writing: none is missed
+            m = self._mirror.get(tenant)
+            if m is None:
+                m = {r["id"]: loads(r["body"]) for r in self.store.ngsild_query(tenant)}
+                self._mirror[tenant] = m
         return m
 
     # writes -------------------------------------------------------------------------------------
@@ -354,6 +364,11 @@ class Broker:
         batch = getattr(self._tl, "batch", None)
         if batch is not None and (tenant, eid) in batch.staged:
             return batch.staged[(tenant, eid)]
+        with self._lock:
+            pending = self._pending.get((tenant, eid))
+        if pending is not None:  # planned by a group the committer has not written yet
+            ent = pending[0]
+            return waterviews.refuse_write(ent if ent is not None else stations.views_of(self).get(tenant, eid))
         return waterviews.refuse_write(self._load(tenant, eid))  # a water view is never written
 
     def commit(self, tenant: str, changes: list[tuple[dict | None, dict | None, list[str]]], *,
@@ -383,7 +398,7 @@ class Broker:
         transaction as the write."""
         fut: Future = Future()
         self._ensure_writer()
-        self._jobs.put(_Job(fn, args, kw, fut, audit))
+        self._enqueue(_Job(fn, args, kw, fut, audit))
         return fut
 
     def submit_async(self, fn, *args, audit: tuple | None = None, **kw) -> "asyncio.Future":
@@ -392,49 +407,80 @@ class Broker:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._ensure_writer()
-        self._jobs.put(_Job(fn, args, kw, fut, audit, loop))
+        self._enqueue(_Job(fn, args, kw, fut, audit, loop))
         return fut
+
+    def _enqueue(self, job) -> None:
+        with self._cv:
+            self._queue.append(job)
+            if self._want_jobs or job is None:
+                self._cv.notify()
 
     def _ensure_writer(self) -> None:
         if self._writer is None or not self._writer.is_alive():
             with self._lock:
+                if self._committer is None or not self._committer.is_alive():
+                    self._committer = threading.Thread(target=self._committer_loop, name="ngsild-committer",
+                                                       daemon=True)
+                    self._committer.start()
                 if self._writer is None or not self._writer.is_alive():
                     self._writer = threading.Thread(target=self._writer_loop, name="ngsild-writer", daemon=True)
                     self._writer.start()
 
     def stop(self) -> None:
+        """Finish the queued writes, then stop the writer and the committer."""
         if self._writer is not None and self._writer.is_alive():
-            self._jobs.put(None)
+            self._enqueue(None)  # the writer hands its last group over, then stops the committer
             self._writer.join(10)
+        if self._committer is not None and self._committer.is_alive():
+            self._commits.put(None)
+            self._committer.join(10)
 
     def _writer_loop(self) -> None:
-        """Group commit: a writer that was idle waits ``commit_delay`` after the first job for others to
-        join, then takes everything queued (up to MAX_GROUP); a writer that was busy takes what queued up
-        meanwhile at once. It sleeps rather than waking for each job, so a group of N costs one wake-up,
-        not N thread switches."""
-        pending: list = []
+        """Group commit in two threads. This one plans: it takes the queued jobs and plans them into the
+        open group, against the state that group and the groups handed over before it left; the committer
+        thread writes a group and answers its requests. While the committer writes group N, this thread
+        keeps planning arrivals into group N+1, and hands it over when the committer is free, so groups
+        grow with the load and the database's work (mostly outside the interpreter lock) overlaps the
+        planning. A writer that was idle waits ``commit_delay`` after the first job for others to join."""
+        batch, planned, stop = None, [], False
         while True:
-            if not pending:
-                pending.append(self._jobs.get())
-                if pending[0] is not None and self.commit_delay > 0:
-                    time.sleep(self.commit_delay)
-            while len(pending) < MAX_GROUP:
-                try:
-                    pending.append(self._jobs.get_nowait())
-                except queue.Empty:
-                    break
-            stop = None in pending
-            jobs = [j for j in pending[:pending.index(None)]] if stop else pending[:MAX_GROUP]
-            pending = [] if stop else pending[MAX_GROUP:]
+            with self._cv:
+                while not self._queue and not (planned and self._committer_idle) and not stop:
+                    # with nothing planned, the first job wakes this thread; with a group open and the
+                    # committer busy, arrivals are picked up every millisecond (not one wake-up per job)
+                    self._want_jobs = not planned
+                    self._cv.wait(0.001 if planned else None)
+                self._want_jobs = False
+                gather = batch is None and self._committer_idle and self.commit_delay > 0
+            if gather:  # an idle writer lets a burst gather (classic commit delay); asleep, not woken per job
+                time.sleep(self.commit_delay)
+            with self._cv:
+                room = max(MAX_GROUP - len(planned), 0)
+                jobs, self._queue = self._queue[:room], self._queue[room:]
+            if None in jobs:
+                stop = True
+                jobs = jobs[:jobs.index(None)]
             if jobs:
-                self._run_group(jobs)
-            if stop:
+                if batch is None:
+                    batch = _Batch(self._gen)
+                planned.extend(self._plan(batch, jobs))
+            with self._cv:
+                hand_over = planned and (self._committer_idle or stop)
+                if hand_over and not stop:
+                    self._committer_idle = False
+            if hand_over:
+                with self._lock:
+                    for key, after in batch.staged.items():
+                        self._pending[key] = (after, batch)
+                self._commits.put((batch, planned, batch.gen))
+                batch, planned = None, []
+            if stop and not planned:
+                self._commits.put(None)
                 return
 
-    def _run_group(self, jobs: list["_Job"]) -> None:
-        """Plan every job against the staged state, write all and their audit entries in one transaction,
-        answer (asyncio waiters: one wake-up of their event loop per group)."""
-        batch = _Batch()
+    def _plan(self, batch: "_Batch", jobs: list["_Job"]) -> list["_Job"]:
+        """Plan jobs into the open group; a job's own error is answered at once."""
         self._tl.batch = batch
         _GROUP.now = E.now_iso()
         planned = []
@@ -454,21 +500,51 @@ class Broker:
         finally:
             self._tl.batch = None
             _GROUP.now = None
+            settle.send()
+        return planned
+
+    def _committer_loop(self) -> None:
+        while True:
+            item = self._commits.get()
+            if item is None:
+                return
+            try:
+                self._commit_group(*item)
+            finally:
+                with self._cv:
+                    self._committer_idle = True
+                    self._cv.notify()
+
+    def _commit_group(self, batch: "_Batch", planned: list["_Job"], gen: int) -> None:
+        """Write a planned group with its audit entries in one transaction and answer its requests
+        (asyncio waiters: one wake-up of their event loop per group). A group planned before an earlier
+        group failed to commit fails too (it may have been planned on that group's state); nothing of a
+        failed group is acknowledged, and the entities it touched are read again from the store."""
+        settle = _Settle()
         try:
-            if planned:
-                failed = self._flush(batch, planned)
-                for job in planned:
-                    if job in failed:
-                        settle.fail(job, failed[job])
-                    else:
-                        settle.ok(job, job.result)
+            if gen != self._gen:
+                raise self._gen_error
+            failed = self._flush(batch, planned)
+            for job in planned:
+                if job in failed:
+                    settle.fail(job, failed[job])
+                else:
+                    settle.ok(job, job.result)
         except BaseException as exc:  # the store failed: nothing of the group is acknowledged
             with self._lock:
-                for (t, eid) in batch.staged:
-                    self._cache.pop((t, eid), None)
+                self._gen += 1
+                self._gen_error = exc
+                for key in [*self._pending, *batch.staged]:
+                    self._cache.pop(key, None)
+                self._pending.clear()
             for job in planned:
                 settle.fail(job, exc)
         finally:
+            with self._lock:
+                for key in batch.staged:
+                    p = self._pending.get(key)
+                    if p is not None and p[1] is batch:
+                        del self._pending[key]
             settle.send()
 
     def _audit_entries(self, planned: list["_Job"], failed: dict) -> list:
@@ -866,7 +942,8 @@ def _settle_all(items) -> None:
 class _Batch:
     """What the jobs of one group commit have planned so far."""
 
-    def __init__(self):
+    def __init__(self, gen: int = 0):
+        self.gen = gen  # the broker's generation when planning began (see Broker._commit_group)
         self.job = None
         self.staged: dict[tuple[str, str], dict | None] = {}
         self.changes: list[tuple] = []

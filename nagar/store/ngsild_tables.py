@@ -305,10 +305,22 @@ def _duckdb_commit(store, tenant: str, put, history, audit) -> None:
 
     with store._lock:
         con = store._con
-        head = con.execute("BEGIN TRANSACTION; SELECT seq, hash FROM audit_log "
-                           "WHERE seq = (SELECT max(seq) FROM audit_log)").fetchone()
+        # the chain's head, read inside the transaction; the last head this process wrote is only a hint
+        # that lets DuckDB skip the older row groups (zone maps), and a miss falls back to max(seq)
+        hint = getattr(store, "_audit_hint", None)
         try:
-            seq, prev = (head[0], head[1]) if head else (0, GENESIS)
+            heads = con.execute("BEGIN TRANSACTION; SELECT seq, hash FROM audit_log WHERE seq >= ? ORDER BY seq",
+                                [hint or 0]).fetchall() if hint else None
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        try:
+            if heads is None or len(heads) != 1 or heads[0][0] != hint:
+                if heads is None:
+                    con.execute("BEGIN TRANSACTION")
+                got = con.execute("SELECT seq, hash FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)").fetchone()
+                heads = [got] if got else []
+            seq, prev = (heads[0][0], heads[0][1]) if heads else (0, GENESIS)
             rows = []
             for build in audit:
                 seq += 1
@@ -353,7 +365,9 @@ def _duckdb_commit(store, tenant: str, put, history, audit) -> None:
                            "FROM _ngsild_audit")
             sql.append("COMMIT")
             con.execute(";\n".join(sql))
+            store._audit_hint = seq if rows else getattr(store, "_audit_hint", None)
         except BaseException as exc:
+            store._audit_hint = None
             try:
                 con.execute("ROLLBACK")
             except Exception:  # the transaction is already gone: the first error is the one to see
