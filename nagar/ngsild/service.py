@@ -113,6 +113,8 @@ class Broker:
         self._cv = threading.Condition(threading.Lock())
         self._committer_idle = True  # guarded by _cv
         self._want_jobs = False  # the writer waits for a first job (guarded by _cv)
+        self._last_group = 0  # size of the last group handed to the committer (guarded by _cv)
+        self._idle_since = 0.0  # when the committer last became idle (guarded by _cv)
         self._writer: threading.Thread | None = None
         self._commits: queue.Queue = queue.Queue(maxsize=1)  # a planned group for the committer
         self._committer: threading.Thread | None = None
@@ -443,14 +445,16 @@ class Broker:
         keeps planning arrivals into group N+1, and hands it over when the committer is free, so groups
         grow with the load and the database's work (mostly outside the interpreter lock) overlaps the
         planning. A writer that was idle waits ``commit_delay`` after the first job for others to join."""
-        batch, planned, stop = None, [], False
+        batch, planned, stop, held = None, [], False, False
         while True:
             with self._cv:
-                while not self._queue and not (planned and self._committer_idle) and not stop:
+                while not self._queue and not (planned and self._committer_idle and not held) and not stop:
                     # with nothing planned, the first job wakes this thread; with a group open and the
-                    # committer busy, arrivals are picked up every millisecond (not one wake-up per job)
+                    # committer busy (or a small group held back), arrivals are picked up every
+                    # millisecond (not one wake-up per job)
                     self._want_jobs = not planned
                     self._cv.wait(0.001 if planned else None)
+                    held = False
                 self._want_jobs = False
                 gather = batch is None and self._committer_idle and self.commit_delay > 0
             if gather:  # an idle writer lets a burst gather (classic commit delay); asleep, not woken per job
@@ -467,8 +471,12 @@ class Broker:
                 planned.extend(self._plan(batch, jobs))
             with self._cv:
                 hand_over = planned and (self._committer_idle or stop)
+                if hand_over and not stop and len(planned) < self._last_group // 2 \
+                        and time.monotonic() - self._idle_since < 2 * self.commit_delay + 0.002:
+                    hand_over, held = False, True  # far smaller than the last group: a moment for the rest
                 if hand_over and not stop:
                     self._committer_idle = False
+                    self._last_group = len(planned)
             if hand_over:
                 with self._lock:
                     for key, after in batch.staged.items():
@@ -513,6 +521,7 @@ class Broker:
             finally:
                 with self._cv:
                     self._committer_idle = True
+                    self._idle_since = time.monotonic()
                     self._cv.notify()
 
     def _commit_group(self, batch: "_Batch", planned: list["_Job"], gen: int) -> None:
