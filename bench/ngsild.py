@@ -1,5 +1,5 @@
-"""NGSI-LD broker bench: one real server process (uvicorn, one worker, the app over a temp DuckDB) and the
-load from separate processes: ``wrk`` (Debian package ``wrk``; Lua scripts for PATCH and varying ids) for
+"""NGSI-LD broker bench: the server as deployed (``nagar serve``: Granian by default, ``--server uvicorn``
+for the other; one worker, the app over a temp DuckDB, no access log) and the load from separate processes: ``wrk`` (Debian package ``wrk``; Lua scripts for PATCH and varying ids) for
 the throughput phases when it is installed, else httpx/asyncio from this process (32 in flight); httpx
 for the batch upserts and the notification latency.
 
@@ -9,7 +9,11 @@ entities (entities/s), single-entity reads/s, queries/s (type + q), and notifica
 as the reference the issue quotes (Orion, C++: ~1,800 updates/s, ~4,200 reads/s); the target is
 >= 5,000 updates/s and >= 10,000 reads/s on this 2-core machine.
 
-    .venv/bin/python bench/ngsild.py [--seconds 5]
+    .venv/bin/python bench/ngsild.py [--seconds 5] [--server granian|uvicorn]
+
+The server's CPU time per request (its processes, all threads) is printed beside each throughput: on a
+machine shared with other work the throughput measures the share of CPU the server got, the CPU per
+request does not.
 """
 
 from __future__ import annotations
@@ -239,66 +243,11 @@ async def run(url: str, key: str, seconds: float, pid: int | None = None) -> dic
     return out
 
 
-def serve_raw(port: int, db: str) -> None:
-    """EXPERIMENT, not Nagar's API: the broker core behind a bare ASGI app (no FastAPI, no Nagar
-    middleware, no credentials, no permission check) under the same uvicorn, for two routes: GET an
-    entity, PATCH its speed (group commit and audit as in the app). It measures the ceiling of one
-    uvicorn worker over this broker, i.e. what a raw ASGI fast path could reach at most."""
-    import uvicorn
-
-    from nagar.core.settings import Settings
-    from nagar.ngsild.context import CORE
-    from nagar.ngsild.entities import render
-    from nagar.ngsild.errors import NgsiError
-    from nagar.ngsild.service import Broker, broker_of, dumps, loads
-    from nagar.store.duckdb import DuckDBStore
-
-    store = DuckDBStore(db)
-    b = broker_of(store, Settings(secret_key="b" * 48, db=Path(db)))
-    prefix = "/ngsi-ld/v1/entities/"
-
-    async def app(scope, receive, send):
-        if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                await send({"type": msg["type"] + ".complete"})
-                if msg["type"] == "lifespan.shutdown":
-                    return
-        path, method = scope["path"], scope["method"]
-        status, body = 404, b""
-        try:
-            if method == "GET" and path.startswith(prefix):
-                status, body = 200, dumps(render(b.get("bench", path[len(prefix):]), CORE)).encode()
-            elif method == "PATCH" and path.startswith(prefix) and path.endswith("/attrs/speed"):
-                raw = b""
-                while True:
-                    msg = await receive()
-                    raw += msg.get("body", b"")
-                    if not msg.get("more_body"):
-                        break
-                eid = path[len(prefix):-len("/attrs/speed")]
-                await asyncio.wrap_future(Broker.patch_attr.submit(
-                    b, "bench", eid, "speed", loads(raw), CORE, audit=("bench", "ngsild.attr.update", "bench", eid, None)))
-                status = 204
-        except NgsiError as exc:
-            status, body = exc.status_code, dumps(exc.problem()).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": body})
-
-    uvicorn.run(app, port=port, log_level="warning", access_log=False)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--raw-ceiling", action="store_true",
-                    help="also measure the broker core behind a bare ASGI app (an experiment, see serve_raw)")
-    ap.add_argument("--serve-raw", nargs=2, metavar=("PORT", "DB"), help=argparse.SUPPRESS)
+    ap.add_argument("--server", choices=("granian", "uvicorn"), default="granian")
     args = ap.parse_args()
-    if args.serve_raw:
-        serve_raw(int(args.serve_raw[0]), args.serve_raw[1])
-        return
     with tempfile.TemporaryDirectory(prefix="nagar-ngsild-bench-") as tmp:
         db = Path(tmp) / "bench.duckdb"
         key = setup(db)
@@ -306,10 +255,10 @@ def main() -> None:
         env = {**os.environ, "NAGAR_DB": str(db), "NAGAR_SECRET_KEY": "b" * 48, "NAGAR_IP_RATE_PER_S": "1000000",
                "NAGAR_IP_BURST": "1000000", "NAGAR_KEY_RATE_PER_S": "1000000", "NAGAR_KEY_BURST": "1000000",
                "NAGAR_EGRESS_ALLOW_PRIVATE": "true"}  # the notification receiver is on loopback
-        # the server as deployed (`nagar serve`: uvicorn with nagar.api.server's protocol and GC settings),
-        # without its per-request access log line
+        # the server as deployed (`nagar serve`, nagar.api.server), without its per-request access log line
         server = subprocess.Popen([str(Path(sys.executable).parent / "nagar"), "serve", "--port", str(port),
-                                   "--no-access-log"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+                                   "--no-access-log", "--server", args.server], env=env, cwd=ROOT,
+                                  stdout=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
             for _ in range(200):
@@ -322,32 +271,13 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(10)
-        if args.raw_ceiling:
-            import shutil
-
-            port = free_port()
-            raw = subprocess.Popen([sys.executable, __file__, "--serve-raw", str(port), str(db)], env=env, cwd=ROOT)
-            try:
-                url = f"http://127.0.0.1:{port}"
-                for _ in range(200):
-                    try:
-                        httpx.get(url + "/ngsi-ld/v1/entities/urn:ngsi-ld:Vehicle:1", timeout=1)
-                        break
-                    except httpx.HTTPError:
-                        time.sleep(0.1)
-                if shutil.which("wrk"):
-                    for k, v in run_wrk(url, key, args.seconds, raw.pid, queries=False).items():
-                        res["EXPERIMENT bare ASGI: " + k] = v
-            finally:
-                raw.terminate()
-                raw.wait(10)
     orion = {"entity updates (PATCH attr)/s": "1,800", "single-entity reads/s": "4,200"}
     target = {"entity updates (PATCH attr)/s": ">= 5,000", "single-entity reads/s": ">= 10,000"}
     print(f"{'measure':42s} {'Nagar':>12s} {'Orion (ref)':>12s} {'target':>10s}")
     for k, v in res.items():
         val = f"{v:,.1f}" if isinstance(v, float) else str(v)
         print(f"{k:42s} {val:>12s} {orion.get(k, '-'):>12s} {target.get(k, '-'):>10s}")
-    print(f"(load average when done: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; the figures are this "
+    print(f"(server: {args.server}; load average when done: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; the figures are this "
           "machine's, shared with other work)")
 
 
