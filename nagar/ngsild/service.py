@@ -481,7 +481,7 @@ class Broker:
                 with self._lock:
                     for key, after in batch.staged.items():
                         self._pending[key] = (after, batch)
-                self._commits.put((batch, planned, batch.gen))
+                self._commits.put((batch, planned, batch.gen, self._prepare(batch)))
                 batch, planned = None, []
             if stop and not planned:
                 self._commits.put(None)
@@ -524,7 +524,7 @@ class Broker:
                     self._idle_since = time.monotonic()
                     self._cv.notify()
 
-    def _commit_group(self, batch: "_Batch", planned: list["_Job"], gen: int) -> None:
+    def _commit_group(self, batch: "_Batch", planned: list["_Job"], gen: int, prepared: tuple | None = None) -> None:
         """Write a planned group with its audit entries in one transaction and answer its requests
         (asyncio waiters: one wake-up of their event loop per group). A group planned before an earlier
         group failed to commit fails too (it may have been planned on that group's state); nothing of a
@@ -533,7 +533,7 @@ class Broker:
         try:
             if gen != self._gen:
                 raise self._gen_error
-            failed = self._flush(batch, planned)
+            failed = self._flush(batch, planned, prepared)
             for job in planned:
                 if job in failed:
                     settle.fail(job, failed[job])
@@ -583,21 +583,9 @@ class Broker:
                                            details={"operations": ops[:200], "more": max(0, len(ops) - 200)}))
         return out
 
-    def _flush(self, batch: "_Batch", planned: list["_Job"]) -> dict:
-        """Write a planned group: observations of mapped entities (per tenant, through the ingest path),
-        then every entity change and the group's audit entries in one transaction; returns the jobs that
-        failed at the first stage."""
-        failed: dict = {}
-        by_tenant: dict[str, list] = {}
-        for job, tenant, prepared in batch.obs:
-            by_tenant.setdefault(tenant, []).append((job, prepared))
-        for tenant, items in by_tenant.items():
-            failed.update(self._write_mapped(tenant, items))
-        if failed:
-            bad_keys = {(t, (a or b)["id"]) for job, t, b, a, _ in batch.changes if job in failed}
-            for job, t, b, a, _ in batch.changes:  # later writes built on a failed one fail with it
-                if job not in failed and (t, (a or b)["id"]) in bad_keys:
-                    failed[job] = next(iter(failed.values()))
+    def _fold(self, batch: "_Batch", failed: dict) -> tuple[dict, dict]:
+        """The store writes of a planned group without its ``failed`` jobs: per tenant the entity rows to
+        put or delete and the history rows, and per entity its (first before, last after)."""
         writes: dict[str, dict] = {}
         folded: dict[tuple, list] = {}
         for job, tenant, before, after, names in batch.changes:
@@ -623,6 +611,34 @@ class Broker:
                     "id": eid, "types": dumps(after["type"]), "body": dumps(after), "station": after.get("station"),
                     "created_at": E.parse_time(after["createdAt"], "createdAt"),
                     "modified_at": E.parse_time(after["modifiedAt"], "modifiedAt")})
+        return writes, folded
+
+    def _prepare(self, batch: "_Batch") -> tuple[dict, dict]:
+        """:meth:`_fold` with nothing failed, and the store's own form of the writes (Arrow tables on
+        DuckDB), made in the writer thread so the committer has only the database's work left."""
+        writes, folded = self._fold(batch, {})
+        prep = getattr(self.store, "ngsild_prepare", None)
+        return (prep(writes) if prep is not None else writes), folded
+
+    def _flush(self, batch: "_Batch", planned: list["_Job"], prepared: tuple | None = None) -> dict:
+        """Write a planned group: observations of mapped entities (per tenant, through the ingest path),
+        then every entity change and the group's audit entries in one transaction; returns the jobs that
+        failed at the first stage. ``prepared``: :meth:`_prepare`'s result, used unless a job failed."""
+        failed: dict = {}
+        by_tenant: dict[str, list] = {}
+        for job, tenant, items in batch.obs:
+            by_tenant.setdefault(tenant, []).append((job, items))
+        for tenant, items in by_tenant.items():
+            failed.update(self._write_mapped(tenant, items))
+        if failed:
+            bad_keys = {(t, (a or b)["id"]) for job, t, b, a, _ in batch.changes if job in failed}
+            for job, t, b, a, _ in batch.changes:  # later writes built on a failed one fail with it
+                if job not in failed and (t, (a or b)["id"]) in bad_keys:
+                    failed[job] = next(iter(failed.values()))
+        if failed or prepared is None:
+            writes, folded = self._fold(batch, failed)
+        else:
+            writes, folded = prepared
         self.store.ngsild_commit(writes, self._audit_entries(planned, failed))
         if self.cached:
             with self._lock:  # readers fill the cache under this lock: a stale read cannot land after this
@@ -634,8 +650,8 @@ class Broker:
                             m.pop(eid, None)
                         else:
                             m[eid] = after
-        for job, tenant, prepared in batch.obs:
-            for sid, _ in prepared:
+        for job, tenant, items in batch.obs:
+            for sid, _ in items:
                 self._obs.pop(sid, None)
         for tenant in {t for job, t, b, a, _ in batch.changes if job not in failed
                        and (b is None or a is None or stations.is_view(b))}:

@@ -84,13 +84,24 @@ class NgsildTables:
         simple = (len(writes) == 1 and not any(w.get("delete") or w.get("hist_del") for w in writes.values()))
         if simple and type(self).__name__ == "DuckDBStore" and not self._tx_depth:
             (tenant, w), = writes.items()
-            _duckdb_commit(self, tenant, w.get("put") or (), w.get("history") or (), audit)
+            _duckdb_commit(self, tenant, w.get("put") or (), w.get("history") or (), audit, w.get("_arrow"))
             return
         with self._tx():
             if writes:
                 self.ngsild_write_many(writes)
             for build in audit:
                 self.append_audit(build)
+
+    def ngsild_prepare(self, writes: dict[str, dict]) -> dict[str, dict]:
+        """``writes`` with their Arrow tables built (``"_arrow"``) where :meth:`ngsild_commit` will take the
+        DuckDB path: the broker builds them in its planning thread, so the committing thread has only
+        the database's work left. Other writes are returned as they are."""
+        if type(self).__name__ != "DuckDBStore" or len(writes) != 1:
+            return writes
+        (tenant, w), = writes.items()
+        if w.get("delete") or w.get("hist_del"):
+            return writes
+        return {tenant: {**w, "_arrow": _arrow_tables(tenant, w.get("put") or (), w.get("history") or ())}}
 
     def ngsild_delete_history(self, tenant: str, entity_id: str, attr: str, dataset_id: str | None,
                               all_instances: bool) -> None:
@@ -297,8 +308,35 @@ def _write_tenant(con, tenant: str, put, delete, history) -> None:
             pass
 
 
-def _duckdb_commit(store, tenant: str, put, history, audit) -> None:
-    """:meth:`NgsildTables.ngsild_commit` on DuckDB in two calls (see there)."""
+def _arrow_tables(tenant: str, put, history) -> tuple:
+    """The entity rows and history rows of one tenant as Arrow tables (columns of the two tables)."""
+    import pyarrow as pa
+
+    puts = pa.table({
+        "tenant": pa.array([tenant] * len(put), pa.string()),
+        "id": pa.array([e["id"] for e in put], pa.string()),
+        "types": pa.array([e["types"] for e in put], pa.string()),
+        "body": pa.array([e["body"] for e in put], pa.string()),
+        "station": pa.array([e.get("station") for e in put], pa.string()),
+        "created_at": pa.array([_naive(e["created_at"]) for e in put], pa.timestamp("us")),
+        "modified_at": pa.array([_naive(e["modified_at"]) for e in put], pa.timestamp("us")),
+    })
+    hist = pa.table({
+        "tenant": pa.array([tenant] * len(history), pa.string()),
+        "entity_id": pa.array([h["entity_id"] for h in history], pa.string()),
+        "attr": pa.array([h["attr"] for h in history], pa.string()),
+        "dataset_id": pa.array([h.get("dataset_id") for h in history], pa.string()),
+        "time": pa.array([_naive(h["time"]) for h in history], pa.timestamp("us")),
+        "value_num": pa.array([h.get("value_num") for h in history], pa.float64()),
+        "value_text": pa.array([h["value_text"] for h in history], pa.string()),
+        "instance": pa.array([h["instance"] for h in history], pa.string()),
+    })
+    return puts, hist
+
+
+def _duckdb_commit(store, tenant: str, put, history, audit, arrow=None) -> None:
+    """:meth:`NgsildTables.ngsild_commit` on DuckDB in two calls (see there); ``arrow``: the tables of
+    :func:`_arrow_tables`, when built beforehand."""
     import pyarrow as pa
 
     from .security_tables import _AUDIT_COLS, GENESIS
@@ -328,29 +366,11 @@ def _duckdb_commit(store, tenant: str, put, history, audit) -> None:
                 prev = row["hash"]
                 rows.append(row)
             sql = []
-            _ngsild_put = pa.table({  # noqa: F841 - read by name by the SQL below
-                "tenant": pa.array([tenant] * len(put), pa.string()),
-                "id": pa.array([e["id"] for e in put], pa.string()),
-                "types": pa.array([e["types"] for e in put], pa.string()),
-                "body": pa.array([e["body"] for e in put], pa.string()),
-                "station": pa.array([e.get("station") for e in put], pa.string()),
-                "created_at": pa.array([_naive(e["created_at"]) for e in put], pa.timestamp("us")),
-                "modified_at": pa.array([_naive(e["modified_at"]) for e in put], pa.timestamp("us")),
-            })
+            _ngsild_put, _ngsild_hist = arrow or _arrow_tables(tenant, put, history)  # read by name below
             if put:
                 sql.append(f"INSERT INTO ngsild_entities ({', '.join(_ENTITY_COLS)}) SELECT {', '.join(_ENTITY_COLS)} "
                            "FROM _ngsild_put ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, "
                            "body = excluded.body, station = excluded.station, modified_at = excluded.modified_at")
-            _ngsild_hist = pa.table({  # noqa: F841
-                "tenant": pa.array([tenant] * len(history), pa.string()),
-                "entity_id": pa.array([h["entity_id"] for h in history], pa.string()),
-                "attr": pa.array([h["attr"] for h in history], pa.string()),
-                "dataset_id": pa.array([h.get("dataset_id") for h in history], pa.string()),
-                "time": pa.array([_naive(h["time"]) for h in history], pa.timestamp("us")),
-                "value_num": pa.array([h.get("value_num") for h in history], pa.float64()),
-                "value_text": pa.array([h["value_text"] for h in history], pa.string()),
-                "instance": pa.array([h["instance"] for h in history], pa.string()),
-            })
             if history:
                 sql.append(f"INSERT INTO ngsild_history ({', '.join(_HISTORY_COLS)}) "
                            f"SELECT {', '.join(_HISTORY_COLS)} FROM _ngsild_hist")
