@@ -86,8 +86,12 @@ def test_exception_inside_rolls_every_write_back(tstore):
             raise Boom
     assert _state(s) == (False, False, False, False, ["t.before"])
     _chain_ok(s)
-    # the store still works: the same writes succeed afterwards, as new ones
-    assert s.upsert_city(CTG) is True
+    # the store still works: the same writes succeed afterwards, as new ones, and a block is again one
+    # transaction (not left half-open, nor writing straight through)
+    with s.transaction():
+        assert s.upsert_city(CTG) is True
+        assert _elsewhere(lambda: s.get_city("ctg")) is None
+    assert _elsewhere(lambda: s.get_city("ctg")) is not None
     s.ngsild_write("dhaka", put=[_entity("urn:t:1", 2)])
     e = audit.record(s, actor="user:t", action="t.after")
     assert e["seq"] == 2  # the rolled-back entry's seq is taken again: no gap in the chain
@@ -137,8 +141,9 @@ def test_exception_out_of_a_nested_block_rolls_back_the_outer_writes(tstore):
                 audit.record(s, actor="user:t", action="t.nested")
                 raise Boom
     assert _state(s) == (False, False, False, False, [])
-    with s.transaction():  # the nesting depth was reset: a new block commits at its end
+    with s.transaction():  # the nesting depth was reset: a new block commits at its end, not before
         s.upsert_city(KTM)
+        assert _elsewhere(lambda: s.get_city("ktm")) is None
     assert _elsewhere(lambda: s.get_city("ktm")) is not None
 
 
