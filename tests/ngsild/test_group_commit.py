@@ -13,6 +13,7 @@ group is answered.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import threading
 import time
@@ -55,6 +56,16 @@ def _wait_queued(b: Broker, n: int, timeout: float = 20.0) -> None:
         time.sleep(0.005)
 
 
+def _patch_within(world, url: str, body: dict, seconds: float = 20.0) -> httpx.Response:
+    """One PATCH over the ASGI interface as dhaka's operator; fails the test (instead of hanging it) if
+    no answer comes within ``seconds``."""
+    async def main():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=world["app"]), base_url="http://t") as c:
+            return await asyncio.wait_for(c.patch(url, json=body, headers={**world["api"].auth,
+                                                                          "NGSILD-Tenant": "dhaka"}), seconds)
+    return asyncio.run(main())
+
+
 def _stored_v(store, eid: str):
     row = store.ngsild_get("dhaka", eid)
     return json.loads(row["body"])["attrs"][V][0]["value"]
@@ -92,7 +103,7 @@ def test_failed_audit_write_stores_nothing_of_the_http_request(api, world, faili
     assert api.get(E, params={"type": "Meter", "options": "keyValues"}).json()[0]["v"] == 0  # mirror loaded
     audited = _audit_actions(world["store"])
     monkeypatch.setattr(audit, "record", failing_audit)
-    r = api.patch(E + "/urn:ngsi-ld:Meter:a/attrs/v", {"value": 5})
+    r = _patch_within(world, E + "/urn:ngsi-ld:Meter:a/attrs/v", {"value": 5})
     assert r.status_code == 503, r.text
     assert r.json()["error"] == "store_error"
     assert failing_audit.calls == 1
@@ -136,9 +147,11 @@ def test_failed_audit_write_fails_the_whole_group(world, failing_audit, monkeypa
                                      audit=au("ngsild.entity.create", "urn:ngsi-ld:Meter:new")))
     futs.append(Broker.delete.submit(b, "dhaka", "urn:ngsi-ld:Meter:g2", audit=au("ngsild.entity.delete", "x")))
     gate.set()
+    done, not_done = concurrent.futures.wait(futs, timeout=20)
+    assert not not_done, f"{len(not_done)} of {len(futs)} waiters never answered"
     for f in futs:
         with pytest.raises(StoreError):
-            f.result(timeout=20)
+            f.result()
     assert failing_audit.calls >= 1
     for i in range(3):
         assert _stored_v(store, f"urn:ngsi-ld:Meter:g{i}") == 0
