@@ -121,8 +121,9 @@ class DuckDBStore(WriteListeners, *DOMAIN_TABLES):
     @contextmanager
     def _tx(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One write transaction under the writer lock; commits or rolls back, always. Re-entrant: inside
-        an open transaction of this thread it yields that transaction (committed by the outermost block;
-        an exception that leaves a nested block rolls the whole transaction back)."""
+        an open transaction of this thread it yields that transaction, committed or rolled back by the
+        outermost block (there are no savepoints: a nested block's writes stand or fall with the outer
+        block, even when the outer block catches the nested block's exception)."""
         with self._lock:
             con = self._con
             if self._tx_depth:

@@ -285,6 +285,8 @@ def test_error_answer_to_a_malformed_request_is_sent_before_the_close(live):
 
 # the demo / serve path ---------------------------------------------------------------------------------------
 def test_run_hands_uvicorn_the_protocol_and_the_access_log_setting(monkeypatch):
+    from types import SimpleNamespace
+
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
 
@@ -293,7 +295,8 @@ def test_run_hands_uvicorn_the_protocol_and_the_access_log_setting(monkeypatch):
             pass
 
     app = _App()
-    server.run(app, host="127.0.0.1", port=8123, access_log=False)
+    settings = SimpleNamespace(host="127.0.0.1", port=8123, db="x.duckdb")
+    server.run(app, settings, server="uvicorn", access_log=False)
     assert len(calls) == 1
     got, kw = calls[0]
     assert got is app
@@ -302,12 +305,51 @@ def test_run_hands_uvicorn_the_protocol_and_the_access_log_setting(monkeypatch):
     assert (kw["host"], kw["port"]) == ("127.0.0.1", 8123)
     assert kw["proxy_headers"] is False  # client addresses only from NAGAR_TRUSTED_PROXIES
     assert app.state.tune_gc is True
-    server.run(app, host="127.0.0.1", port=8123)
+    server.run(app, settings, server="uvicorn")
     assert calls[1][1]["access_log"] is True  # the default logs requests
+    with pytest.raises(ValueError, match="server must be one of granian, uvicorn"):
+        server.run(app, settings, server="hypercorn")
+
+
+def test_run_starts_granian_on_the_served_app_with_the_settings_in_its_environment(monkeypatch):
+    """The default server: Granian builds the app in its worker from nagar.api.server:served_app, so the
+    CLI's --db/--host/--port must reach that process as NAGAR_* variables."""
+    from types import SimpleNamespace
+
+    import granian
+
+    made = []
+
+    class FakeGranian:
+        def __init__(self, target, **kw):
+            made.append((target, kw))
+
+        def serve(self):
+            made.append("served")
+
+    monkeypatch.setattr(granian, "Granian", FakeGranian)
+    for var in ("NAGAR_DB", "NAGAR_HOST", "NAGAR_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    settings = SimpleNamespace(host="127.0.0.2", port=8125, db="/tmp/somewhere/n.duckdb")
+    server.run(object(), settings, access_log=False)
+    (target, kw), done = made
+    assert target == "nagar.api.server:served_app" and kw["factory"] is True and done == "served"
+    assert (kw["address"], kw["port"], kw["workers"], kw["log_access"]) == ("127.0.0.2", 8125, 1, False)
+    import os
+
+    assert (os.environ["NAGAR_DB"], os.environ["NAGAR_HOST"], os.environ["NAGAR_PORT"]) == (
+        "/tmp/somewhere/n.duckdb", "127.0.0.2", "8125")
+
+
+def test_served_app_reads_the_environment_and_asks_for_gc_tuning(monkeypatch, tmp_path):
+    monkeypatch.setenv("NAGAR_DB", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("NAGAR_SECRET_KEY", "k" * 40)
+    app = server.served_app()
+    assert str(app.state.settings.db) == str(tmp_path / "w.duckdb") and app.state.tune_gc is True
 
 
 def test_cli_serve_passes_no_access_log(monkeypatch, tmp_path):
-    """``nagar serve --no-access-log`` reaches server.run (and through it uvicorn)."""
+    """``nagar serve --server uvicorn --no-access-log`` reaches server.run and through it uvicorn."""
     from typer.testing import CliRunner
 
     from nagar import cli
@@ -317,7 +359,7 @@ def test_cli_serve_passes_no_access_log(monkeypatch, tmp_path):
     monkeypatch.setattr(cli, "_check_port", lambda host, port: None)
     monkeypatch.setenv("NAGAR_SECRET_KEY", "k" * 40)
     res = CliRunner().invoke(cli.app, ["serve", "--db", str(tmp_path / "s.duckdb"), "--port", "8124",
-                                       "--no-access-log"])
+                                       "--no-access-log", "--server", "uvicorn"])
     assert res.exit_code == 0, res.output
     (app, kw), = calls
     assert kw["http"] is CoalescingHttpTools and kw["access_log"] is False and kw["port"] == 8124
