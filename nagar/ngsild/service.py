@@ -109,19 +109,8 @@ class Broker:
         self.default_tenant = os.environ.get("NAGAR_NGSILD_DEFAULT_TENANT", "").strip()
         self.commit_delay = float(os.environ.get("NAGAR_NGSILD_COMMIT_DELAY_MS", "2")) / 1000.0
         """How long the writer waits for more requests to join a group commit (classic commit delay)."""
-        self._queue: list = []  # jobs waiting for the writer (None: stop), guarded by _cv
-        self._cv = threading.Condition(threading.Lock())
-        self._committer_idle = True  # guarded by _cv
-        self._want_jobs = False  # the writer waits for a first job (guarded by _cv)
-        self._last_group = 0  # size of the last group handed to the committer (guarded by _cv)
-        self._idle_since = 0.0  # when the committer last became idle (guarded by _cv)
+        self._jobs: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
-        self._commits: queue.Queue = queue.Queue(maxsize=1)  # a planned group for the committer
-        self._committer: threading.Thread | None = None
-        self._pending: dict[tuple[str, str], tuple[dict | None, object]] = {}
-        """Entities as planned groups left them, until the committer has written those groups."""
-        self._gen = 0  # bumped when a group fails to commit: groups planned before that fail too
-        self._gen_error: BaseException | None = None
         self._tl = threading.local()
         store.on_write(self._observations_written)
 
@@ -226,7 +215,7 @@ class Broker:
         for sid, prm in zip(sids, batch.column("parameter").to_pylist()):
             by_station.setdefault(sid, set()).add(prm)
         stations.views_of(self).observed(by_station)
-        if self.subscriptions is None or threading.current_thread() in (self._writer, self._committer):
+        if self.subscriptions is None or threading.current_thread() is self._writer:
             return
         self.subscriptions.observed(by_station)
 
@@ -366,11 +355,6 @@ class Broker:
         batch = getattr(self._tl, "batch", None)
         if batch is not None and (tenant, eid) in batch.staged:
             return batch.staged[(tenant, eid)]
-        with self._lock:
-            pending = self._pending.get((tenant, eid))
-        if pending is not None:  # planned by a group the committer has not written yet
-            ent = pending[0]
-            return waterviews.refuse_write(ent if ent is not None else stations.views_of(self).get(tenant, eid))
         return waterviews.refuse_write(self._load(tenant, eid))  # a water view is never written
 
     def commit(self, tenant: str, changes: list[tuple[dict | None, dict | None, list[str]]], *,
@@ -399,8 +383,8 @@ class Broker:
         ``audit``: (actor, action, city, target, details or details(result)) recorded in the same
         transaction as the write."""
         fut: Future = Future()
-        self._ensure_writer()
-        self._enqueue(_Job(fn, args, kw, fut, audit))
+        self._jobs.put(_Job(fn, args, kw, fut, audit))
+        self._ensure_writer()  # after queueing: a writer that stopped meanwhile is replaced for this job
         return fut
 
     def submit_async(self, fn, *args, audit: tuple | None = None, **kw) -> "asyncio.Future":
@@ -408,87 +392,71 @@ class Broker:
         the others of its group in one call into the loop."""
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
+        self._jobs.put(_Job(fn, args, kw, fut, audit, loop))
         self._ensure_writer()
-        self._enqueue(_Job(fn, args, kw, fut, audit, loop))
         return fut
-
-    def _enqueue(self, job) -> None:
-        with self._cv:
-            self._queue.append(job)
-            if self._want_jobs or job is None:
-                self._cv.notify()
 
     def _ensure_writer(self) -> None:
         if self._writer is None or not self._writer.is_alive():
             with self._lock:
-                if self._committer is None or not self._committer.is_alive():
-                    self._committer = threading.Thread(target=self._committer_loop, name="ngsild-committer",
-                                                       daemon=True)
-                    self._committer.start()
                 if self._writer is None or not self._writer.is_alive():
                     self._writer = threading.Thread(target=self._writer_loop, name="ngsild-writer", daemon=True)
                     self._writer.start()
 
     def stop(self) -> None:
-        """Finish the queued writes, then stop the writer and the committer."""
-        if self._writer is not None and self._writer.is_alive():
-            self._enqueue(None)  # the writer hands its last group over, then stops the committer
-            self._writer.join(10)
-        if self._committer is not None and self._committer.is_alive():
-            self._commits.put(None)
-            self._committer.join(10)
+        """Finish the queued writes and stop the writer (a later write starts a new one)."""
+        writer = self._writer
+        if writer is not None and writer.is_alive():
+            self._jobs.put(None)
+            writer.join(10)
 
     def _writer_loop(self) -> None:
-        """Group commit in two threads. This one plans: it takes the queued jobs and plans them into the
-        open group, against the state that group and the groups handed over before it left; the committer
-        thread writes a group and answers its requests. While the committer writes group N, this thread
-        keeps planning arrivals into group N+1, and hands it over when the committer is free, so groups
-        grow with the load and the database's work (mostly outside the interpreter lock) overlaps the
-        planning. A writer that was idle waits ``commit_delay`` after the first job for others to join."""
-        batch, planned, stop, held = None, [], False, False
+        """Group commit: a writer that was idle waits ``commit_delay`` after the first job for others to
+        join, then takes everything queued (up to MAX_GROUP); a writer that was busy takes what queued up
+        meanwhile at once. It sleeps rather than waking for each job, so a group of N costs one wake-up,
+        not N thread switches. A stop request (None) ends the loop once every job taken with it is done."""
+        pending: list = []
+        stop = False
         while True:
-            with self._cv:
-                while not self._queue and not (planned and self._committer_idle and not held) and not stop:
-                    # with nothing planned, the first job wakes this thread; with a group open and the
-                    # committer busy (or a small group held back), arrivals are picked up every
-                    # millisecond (not one wake-up per job)
-                    self._want_jobs = not planned
-                    self._cv.wait(0.001 if planned else None)
-                    held = False
-                self._want_jobs = False
-                gather = batch is None and self._committer_idle and self.commit_delay > 0
-            if gather:  # an idle writer lets a burst gather (classic commit delay); asleep, not woken per job
-                time.sleep(self.commit_delay)
-            with self._cv:
-                room = max(MAX_GROUP - len(planned), 0)
-                jobs, self._queue = self._queue[:room], self._queue[room:]
-            if None in jobs:
-                stop = True
-                jobs = jobs[:jobs.index(None)]
-            if jobs:
-                if batch is None:
-                    batch = _Batch(self._gen)
-                planned.extend(self._plan(batch, jobs))
-            with self._cv:
-                hand_over = planned and (self._committer_idle or stop)
-                if hand_over and not stop and len(planned) < self._last_group // 2 \
-                        and time.monotonic() - self._idle_since < 2 * self.commit_delay + 0.002:
-                    hand_over, held = False, True  # far smaller than the last group: a moment for the rest
-                if hand_over and not stop:
-                    self._committer_idle = False
-                    self._last_group = len(planned)
-            if hand_over:
-                with self._lock:
-                    for key, after in batch.staged.items():
-                        self._pending[key] = (after, batch)
-                self._commits.put((batch, planned, batch.gen, self._prepare(batch)))
-                batch, planned = None, []
-            if stop and not planned:
-                self._commits.put(None)
-                return
+            if not pending:
+                first = self._jobs.get()
+                if first is None:
+                    if self._retire():
+                        return
+                    continue
+                pending.append(first)
+                if self.commit_delay > 0:
+                    time.sleep(self.commit_delay)
+            while len(pending) < MAX_GROUP:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                else:
+                    pending.append(job)
+            jobs, pending = pending[:MAX_GROUP], pending[MAX_GROUP:]
+            self._run_group(jobs)
+            if stop and not pending:
+                if self._retire():
+                    return
+                stop = False
 
-    def _plan(self, batch: "_Batch", jobs: list["_Job"]) -> list["_Job"]:
-        """Plan jobs into the open group; a job's own error is answered at once."""
+    def _retire(self) -> bool:
+        """Leave the writer's post if nothing is queued (under the lock :meth:`_ensure_writer` takes, so a
+        job queued from now on starts a new writer); False: jobs came in, carry on."""
+        with self._lock:
+            if not self._jobs.empty():
+                return False
+            if self._writer is threading.current_thread():
+                self._writer = None
+            return True
+
+    def _run_group(self, jobs: list["_Job"]) -> None:
+        """Plan every job against the staged state, write all and their audit entries in one transaction,
+        answer (asyncio waiters: one wake-up of their event loop per group)."""
+        batch = _Batch()
         self._tl.batch = batch
         _GROUP.now = E.now_iso()
         planned = []
@@ -508,52 +476,21 @@ class Broker:
         finally:
             self._tl.batch = None
             _GROUP.now = None
-            settle.send()
-        return planned
-
-    def _committer_loop(self) -> None:
-        while True:
-            item = self._commits.get()
-            if item is None:
-                return
-            try:
-                self._commit_group(*item)
-            finally:
-                with self._cv:
-                    self._committer_idle = True
-                    self._idle_since = time.monotonic()
-                    self._cv.notify()
-
-    def _commit_group(self, batch: "_Batch", planned: list["_Job"], gen: int, prepared: tuple | None = None) -> None:
-        """Write a planned group with its audit entries in one transaction and answer its requests
-        (asyncio waiters: one wake-up of their event loop per group). A group planned before an earlier
-        group failed to commit fails too (it may have been planned on that group's state); nothing of a
-        failed group is acknowledged, and the entities it touched are read again from the store."""
-        settle = _Settle()
         try:
-            if gen != self._gen:
-                raise self._gen_error
-            failed = self._flush(batch, planned, prepared)
-            for job in planned:
-                if job in failed:
-                    settle.fail(job, failed[job])
-                else:
-                    settle.ok(job, job.result)
+            if planned:
+                failed = self._flush(batch, planned)
+                for job in planned:
+                    if job in failed:
+                        settle.fail(job, failed[job])
+                    else:
+                        settle.ok(job, job.result)
         except BaseException as exc:  # the store failed: nothing of the group is acknowledged
             with self._lock:
-                self._gen += 1
-                self._gen_error = exc
-                for key in [*self._pending, *batch.staged]:
-                    self._cache.pop(key, None)
-                self._pending.clear()
+                for (t, eid) in batch.staged:
+                    self._cache.pop((t, eid), None)
             for job in planned:
                 settle.fail(job, exc)
         finally:
-            with self._lock:
-                for key in batch.staged:
-                    p = self._pending.get(key)
-                    if p is not None and p[1] is batch:
-                        del self._pending[key]
             settle.send()
 
     def _audit_entries(self, planned: list["_Job"], failed: dict) -> list:
@@ -583,9 +520,21 @@ class Broker:
                                            details={"operations": ops[:200], "more": max(0, len(ops) - 200)}))
         return out
 
-    def _fold(self, batch: "_Batch", failed: dict) -> tuple[dict, dict]:
-        """The store writes of a planned group without its ``failed`` jobs: per tenant the entity rows to
-        put or delete and the history rows, and per entity its (first before, last after)."""
+    def _flush(self, batch: "_Batch", planned: list["_Job"]) -> dict:
+        """Write a planned group: observations of mapped entities (per tenant, through the ingest path),
+        then every entity change and the group's audit entries in one transaction; returns the jobs that
+        failed at the first stage."""
+        failed: dict = {}
+        by_tenant: dict[str, list] = {}
+        for job, tenant, prepared in batch.obs:
+            by_tenant.setdefault(tenant, []).append((job, prepared))
+        for tenant, items in by_tenant.items():
+            failed.update(self._write_mapped(tenant, items))
+        if failed:
+            bad_keys = {(t, (a or b)["id"]) for job, t, b, a, _ in batch.changes if job in failed}
+            for job, t, b, a, _ in batch.changes:  # later writes built on a failed one fail with it
+                if job not in failed and (t, (a or b)["id"]) in bad_keys:
+                    failed[job] = next(iter(failed.values()))
         writes: dict[str, dict] = {}
         folded: dict[tuple, list] = {}
         for job, tenant, before, after, names in batch.changes:
@@ -611,34 +560,6 @@ class Broker:
                     "id": eid, "types": dumps(after["type"]), "body": dumps(after), "station": after.get("station"),
                     "created_at": E.parse_time(after["createdAt"], "createdAt"),
                     "modified_at": E.parse_time(after["modifiedAt"], "modifiedAt")})
-        return writes, folded
-
-    def _prepare(self, batch: "_Batch") -> tuple[dict, dict]:
-        """:meth:`_fold` with nothing failed, and the store's own form of the writes (Arrow tables on
-        DuckDB), made in the writer thread so the committer has only the database's work left."""
-        writes, folded = self._fold(batch, {})
-        prep = getattr(self.store, "ngsild_prepare", None)
-        return (prep(writes) if prep is not None else writes), folded
-
-    def _flush(self, batch: "_Batch", planned: list["_Job"], prepared: tuple | None = None) -> dict:
-        """Write a planned group: observations of mapped entities (per tenant, through the ingest path),
-        then every entity change and the group's audit entries in one transaction; returns the jobs that
-        failed at the first stage. ``prepared``: :meth:`_prepare`'s result, used unless a job failed."""
-        failed: dict = {}
-        by_tenant: dict[str, list] = {}
-        for job, tenant, items in batch.obs:
-            by_tenant.setdefault(tenant, []).append((job, items))
-        for tenant, items in by_tenant.items():
-            failed.update(self._write_mapped(tenant, items))
-        if failed:
-            bad_keys = {(t, (a or b)["id"]) for job, t, b, a, _ in batch.changes if job in failed}
-            for job, t, b, a, _ in batch.changes:  # later writes built on a failed one fail with it
-                if job not in failed and (t, (a or b)["id"]) in bad_keys:
-                    failed[job] = next(iter(failed.values()))
-        if failed or prepared is None:
-            writes, folded = self._fold(batch, failed)
-        else:
-            writes, folded = prepared
         self.store.ngsild_commit(writes, self._audit_entries(planned, failed))
         if self.cached:
             with self._lock:  # readers fill the cache under this lock: a stale read cannot land after this
@@ -650,8 +571,8 @@ class Broker:
                             m.pop(eid, None)
                         else:
                             m[eid] = after
-        for job, tenant, items in batch.obs:
-            for sid, _ in items:
+        for job, tenant, prepared in batch.obs:
+            for sid, _ in prepared:
                 self._obs.pop(sid, None)
         for tenant in {t for job, t, b, a, _ in batch.changes if job not in failed
                        and (b is None or a is None or stations.is_view(b))}:
@@ -967,8 +888,7 @@ def _settle_all(items) -> None:
 class _Batch:
     """What the jobs of one group commit have planned so far."""
 
-    def __init__(self, gen: int = 0):
-        self.gen = gen  # the broker's generation when planning began (see Broker._commit_group)
+    def __init__(self):
         self.job = None
         self.staged: dict[tuple[str, str], dict | None] = {}
         self.changes: list[tuple] = []

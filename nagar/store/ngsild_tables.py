@@ -84,24 +84,13 @@ class NgsildTables:
         simple = (len(writes) == 1 and not any(w.get("delete") or w.get("hist_del") for w in writes.values()))
         if simple and type(self).__name__ == "DuckDBStore" and not self._tx_depth:
             (tenant, w), = writes.items()
-            _duckdb_commit(self, tenant, w.get("put") or (), w.get("history") or (), audit, w.get("_arrow"))
+            _duckdb_commit(self, tenant, w.get("put") or (), w.get("history") or (), audit)
             return
         with self._tx():
             if writes:
                 self.ngsild_write_many(writes)
             for build in audit:
                 self.append_audit(build)
-
-    def ngsild_prepare(self, writes: dict[str, dict]) -> dict[str, dict]:
-        """``writes`` with their Arrow tables built (``"_arrow"``) where :meth:`ngsild_commit` will take the
-        DuckDB path: the broker builds them in its planning thread, so the committing thread has only
-        the database's work left. Other writes are returned as they are."""
-        if type(self).__name__ != "DuckDBStore" or len(writes) != 1:
-            return writes
-        (tenant, w), = writes.items()
-        if w.get("delete") or w.get("hist_del"):
-            return writes
-        return {tenant: {**w, "_arrow": _arrow_tables(tenant, w.get("put") or (), w.get("history") or ())}}
 
     def ngsild_delete_history(self, tenant: str, entity_id: str, attr: str, dataset_id: str | None,
                               all_instances: bool) -> None:
@@ -334,9 +323,8 @@ def _arrow_tables(tenant: str, put, history) -> tuple:
     return puts, hist
 
 
-def _duckdb_commit(store, tenant: str, put, history, audit, arrow=None) -> None:
-    """:meth:`NgsildTables.ngsild_commit` on DuckDB in two calls (see there); ``arrow``: the tables of
-    :func:`_arrow_tables`, when built beforehand."""
+def _duckdb_commit(store, tenant: str, put, history, audit) -> None:
+    """:meth:`NgsildTables.ngsild_commit` on DuckDB in two calls (see there)."""
     import pyarrow as pa
 
     from .security_tables import _AUDIT_COLS, GENESIS
@@ -366,7 +354,7 @@ def _duckdb_commit(store, tenant: str, put, history, audit, arrow=None) -> None:
                 prev = row["hash"]
                 rows.append(row)
             sql = []
-            _ngsild_put, _ngsild_hist = arrow or _arrow_tables(tenant, put, history)  # read by name below
+            _ngsild_put, _ngsild_hist = _arrow_tables(tenant, put, history)  # read by name by the SQL below
             if put:
                 sql.append(f"INSERT INTO ngsild_entities ({', '.join(_ENTITY_COLS)}) SELECT {', '.join(_ENTITY_COLS)} "
                            "FROM _ngsild_put ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, "
