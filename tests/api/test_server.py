@@ -328,8 +328,8 @@ def test_run_starts_granian_on_the_served_app_with_the_settings_in_its_environme
             made.append("served")
 
     monkeypatch.setattr(granian, "Granian", FakeGranian)
-    for var in ("NAGAR_DB", "NAGAR_HOST", "NAGAR_PORT"):
-        monkeypatch.delenv(var, raising=False)
+    for var in ("NAGAR_DB", "NAGAR_HOST", "NAGAR_PORT"):  # recorded, so that run()'s values are undone after
+        monkeypatch.setenv(var, "before")
     settings = SimpleNamespace(host="127.0.0.2", port=8125, db="/tmp/somewhere/n.duckdb")
     server.run(object(), settings, access_log=False)
     (target, kw), done = made
