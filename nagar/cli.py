@@ -76,7 +76,8 @@ def serve(
     port: Optional[int] = typer.Option(None, help="Port (default 8000)"),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log",
                                     help="Log every request (one line each; off for load tests)"),
-    server: str = typer.Option("granian", help="HTTP server: granian (Rust I/O, the fast one) or uvicorn"),
+    server: str = typer.Option("uvicorn", help="HTTP server: uvicorn (in this process) or granian (Rust I/O, "
+                                              "a worker process: the fast one for NGSI-LD loads)"),
 ) -> None:
     """Serve the API (/docs) and the dashboard (/)."""
     from nagar.api import server as http_server
@@ -184,7 +185,7 @@ def demo(
                   + "\n".join(f"  .venv/bin/{h}{'' if h.endswith('--help') else extra}" for h in hints))
     if serve_after:
         _open_browser_later(f"http://{settings.host}:{settings.port}/")
-        serve(db=settings.db, host=None, port=port, access_log=True, server="granian")
+        serve(db=settings.db, host=None, port=port, access_log=True, server="uvicorn")
 
 
 def _quality_summary(scans) -> Table:

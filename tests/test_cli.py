@@ -94,10 +94,10 @@ def test_serve_and_demo_refuse_a_taken_port_with_one_message(tmp_path, monkeypat
     # a free port passes the check
     r = runner.invoke(app, ["serve", "--db", str(tmp_path / "s.duckdb"), "--port", str(port)])
     assert r.exit_code == 0 and "Nagar on" in r.output and served[0][0].port == port
-    assert served[0][1] == {"server": "granian", "access_log": True}  # the default server, logging requests
-    r = runner.invoke(app, ["serve", "--db", str(tmp_path / "s.duckdb"), "--port", str(port), "--server", "uvicorn",
+    assert served[0][1] == {"server": "uvicorn", "access_log": True}  # the default server, logging requests
+    r = runner.invoke(app, ["serve", "--db", str(tmp_path / "s.duckdb"), "--port", str(port), "--server", "granian",
                             "--no-access-log"])
-    assert r.exit_code == 0 and served[1][1] == {"server": "uvicorn", "access_log": False}
+    assert r.exit_code == 0 and served[1][1] == {"server": "granian", "access_log": False}
     r = runner.invoke(app, ["serve", "--db", str(tmp_path / "s.duckdb"), "--port", str(port), "--server", "gunicorn"])
     assert r.exit_code == 2 and "--server must be one of granian, uvicorn" in r.output and len(served) == 2
 

@@ -1,5 +1,5 @@
-"""How ``nagar serve`` (and the demo) runs the app: Granian by default (:func:`run`), or uvicorn with two
-measured changes for a server process.
+"""How ``nagar serve`` (and the demo) runs the app: uvicorn by default, with two measured changes for a
+server process, or Granian (``--server granian``, :func:`run`).
 
 1. **One write per response** (:class:`CoalescingHttpTools`). uvicorn's httptools protocol writes the
    response head and the body with two ``transport.write`` calls, i.e. two ``send`` system calls and two
@@ -89,14 +89,15 @@ def tune_gc() -> None:
 SERVERS = ("granian", "uvicorn")
 
 
-def run(application, settings, *, server: str = "granian", access_log: bool = True) -> None:
+def run(application, settings, *, server: str = "uvicorn", access_log: bool = True) -> None:
     """Serve until stopped (what ``nagar serve`` and ``nagar demo`` call).
 
-    ``granian`` (the default): Granian's HTTP/1.1 server (Rust: parsing and socket I/O outside the Python
+    ``uvicorn`` (the default) serves in this process. ``granian``: Granian's HTTP/1.1 server (Rust: parsing and socket I/O outside the Python
     interpreter lock) with one worker process that builds the app with :func:`served_app` from the same
     settings, handed over as ``NAGAR_*`` environment variables. ``application`` (built here from them)
-    only checks the settings before the server starts. ``uvicorn``: uvicorn in this process with
-    :class:`CoalescingHttpTools`. Either way the GC settings of :func:`tune_gc` apply after start-up.
+    only checks the settings before the server starts. Granian forks its worker: a parent that has used
+    Polars (whose thread pool does not survive a fork) before, as ``nagar demo`` does, leaves the worker
+    stuck in its first Polars call, which is why uvicorn (with :class:`CoalescingHttpTools`) is the default. Either way the GC settings of :func:`tune_gc` apply after start-up.
     Measured with bench/ngsild.py on the 2-core machine (NGSI-LD reads, wrk 32 connections): uvicorn
     ~9,500 reads/s at ~100 µs of server CPU each, Granian ~16,500 reads/s at ~83 µs (of which ~25 µs in
     its I/O threads, in parallel with the interpreter).

@@ -296,7 +296,7 @@ def test_run_hands_uvicorn_the_protocol_and_the_access_log_setting(monkeypatch):
 
     app = _App()
     settings = SimpleNamespace(host="127.0.0.1", port=8123, db="x.duckdb")
-    server.run(app, settings, server="uvicorn", access_log=False)
+    server.run(app, settings, access_log=False)  # uvicorn is the default
     assert len(calls) == 1
     got, kw = calls[0]
     assert got is app
@@ -312,7 +312,7 @@ def test_run_hands_uvicorn_the_protocol_and_the_access_log_setting(monkeypatch):
 
 
 def test_run_starts_granian_on_the_served_app_with_the_settings_in_its_environment(monkeypatch):
-    """The default server: Granian builds the app in its worker from nagar.api.server:served_app, so the
+    """``--server granian``: Granian builds the app in its worker from nagar.api.server:served_app, so the
     CLI's --db/--host/--port must reach that process as NAGAR_* variables."""
     from types import SimpleNamespace
 
@@ -331,7 +331,7 @@ def test_run_starts_granian_on_the_served_app_with_the_settings_in_its_environme
     for var in ("NAGAR_DB", "NAGAR_HOST", "NAGAR_PORT"):  # recorded, so that run()'s values are undone after
         monkeypatch.setenv(var, "before")
     settings = SimpleNamespace(host="127.0.0.2", port=8125, db="/tmp/somewhere/n.duckdb")
-    server.run(object(), settings, access_log=False)
+    server.run(object(), settings, server="granian", access_log=False)
     (target, kw), done = made
     assert target == "nagar.api.server:served_app" and kw["factory"] is True and done == "served"
     assert (kw["address"], kw["port"], kw["workers"], kw["log_access"]) == ("127.0.0.2", 8125, 1, False)
