@@ -246,17 +246,7 @@ def _write_tenant(con, tenant: str, put, delete, history) -> None:
                     [tenant, e["id"], e["types"], e["body"], e.get("station"), _naive(e["created_at"]),
                      _naive(e["modified_at"])])
     elif put:  # one statement for the whole group (an execute costs ~1 ms in DuckDB); ids are unique here
-        import pyarrow as pa
-
-        tbl = pa.table({
-            "tenant": pa.array([tenant] * len(put), pa.string()),
-            "id": pa.array([e["id"] for e in put], pa.string()),
-            "types": pa.array([e["types"] for e in put], pa.string()),
-            "body": pa.array([e["body"] for e in put], pa.string()),
-            "station": pa.array([e.get("station") for e in put], pa.string()),
-            "created_at": pa.array([_naive(e["created_at"]) for e in put], pa.timestamp("us")),
-            "modified_at": pa.array([_naive(e["modified_at"]) for e in put], pa.timestamp("us")),
-        })
+        tbl = _arrow_tables(tenant, put, ())[0]
         con.register("_ngsild_put", tbl)
         try:
             con.execute(f"INSERT INTO ngsild_entities ({', '.join(_ENTITY_COLS)}) "
@@ -274,18 +264,7 @@ def _write_tenant(con, tenant: str, put, delete, history) -> None:
                     [tenant, h["entity_id"], h["attr"], h.get("dataset_id"), _naive(h["time"]), h.get("value_num"),
                      h["value_text"], h["instance"]])
         return
-    import pyarrow as pa
-
-    tbl = pa.table({
-        "tenant": pa.array([tenant] * len(history), pa.string()),
-        "entity_id": pa.array([h["entity_id"] for h in history], pa.string()),
-        "attr": pa.array([h["attr"] for h in history], pa.string()),
-        "dataset_id": pa.array([h.get("dataset_id") for h in history], pa.string()),
-        "time": pa.array([_naive(h["time"]) for h in history], pa.timestamp("us")),
-        "value_num": pa.array([h.get("value_num") for h in history], pa.float64()),
-        "value_text": pa.array([h["value_text"] for h in history], pa.string()),
-        "instance": pa.array([h["instance"] for h in history], pa.string()),
-    })
+    tbl = _arrow_tables(tenant, (), history)[1]
     con.register("_ngsild_hist", tbl)
     try:
         con.execute(f"INSERT INTO ngsild_history ({', '.join(_HISTORY_COLS)}) "
