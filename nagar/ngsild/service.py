@@ -302,10 +302,11 @@ class Broker:
         station["_kind"] = kind
         return sid, [station, *rows]
 
-    def _write_mapped(self, tenant: str, items: list[tuple["_Job", list]]) -> dict:
+    def _write_mapped(self, tenant: str, items: list[tuple["_Job", list]], placed: dict[str, str]) -> dict:
         """Stations and observations of the mapped entities of one tenant in a group: one ingest call
-        (validation, unit conversion, ``store.write_observations``). Returns the jobs all of whose
-        observations were refused (their entities are then not written)."""
+        (validation, unit conversion, ``store.write_observations``), inside the group's transaction.
+        Returns the jobs all of whose observations were refused (their entities are then not written);
+        ``placed`` gets each station's tenant, remembered once the transaction has committed."""
         from nagar.ingest.service import ingest_rows
 
         rows: list[dict] = []
@@ -318,7 +319,7 @@ class Broker:
                     current = self.store.get_station(sid)
                     params = sorted(set((current or {}).get("parameters") or []) | set(station["parameters"]))
                     self.store.upsert_station({**station, "parameters": params})
-                self._stations[sid] = tenant
+                placed[sid] = tenant
                 rows.extend(obs)
                 owner.extend([job] * len(obs))
         if not rows:
@@ -524,12 +525,29 @@ class Broker:
         """Write a planned group: observations of mapped entities (per tenant, through the ingest path),
         then every entity change and the group's audit entries in one transaction; returns the jobs that
         failed at the first stage."""
-        failed: dict = {}
-        by_tenant: dict[str, list] = {}
-        for job, tenant, prepared in batch.obs:
-            by_tenant.setdefault(tenant, []).append((job, prepared))
-        for tenant, items in by_tenant.items():
-            failed.update(self._write_mapped(tenant, items))
+        if not batch.obs:
+            failed: dict = {}
+            folded = self._commit_entities(batch, planned, failed)
+        else:
+            # observations, stations, entity changes and audit entries stand or fall together: the
+            # listeners of the observation writes hear of them only when this transaction commits
+            placed: dict[str, str] = {}
+            with self.store.transaction():
+                failed = {}
+                by_tenant: dict[str, list] = {}
+                for job, tenant, prepared in batch.obs:
+                    by_tenant.setdefault(tenant, []).append((job, prepared))
+                for tenant, items in by_tenant.items():
+                    failed.update(self._write_mapped(tenant, items, placed))
+                folded = self._commit_entities(batch, planned, failed)
+            self._stations.update(placed)
+        self._committed(batch, failed, folded)
+        return failed
+
+    def _commit_entities(self, batch: "_Batch", planned: list["_Job"], failed: dict) -> dict:
+        """Write the entity changes and audit entries of a group (its observations written; ``failed``
+        holds the jobs whose observations were all refused, and gets those built on them) in one
+        transaction; returns the changes folded per entity, ``(tenant, id) -> [before, after]``."""
         if failed:
             bad_keys = {(t, (a or b)["id"]) for job, t, b, a, _ in batch.changes if job in failed}
             for job, t, b, a, _ in batch.changes:  # later writes built on a failed one fail with it
@@ -561,6 +579,10 @@ class Broker:
                     "created_at": E.parse_time(after["createdAt"], "createdAt"),
                     "modified_at": E.parse_time(after["modifiedAt"], "modifiedAt")})
         self.store.ngsild_commit(writes, self._audit_entries(planned, failed))
+        return folded
+
+    def _committed(self, batch: "_Batch", failed: dict, folded: dict) -> None:
+        """After a group's commit: caches, station views and subscriptions learn of its changes."""
         if self.cached:
             with self._lock:  # readers fill the cache under this lock: a stale read cannot land after this
                 for (tenant, eid), (before, after) in folded.items():
@@ -584,7 +606,6 @@ class Broker:
                     per.setdefault(tenant, []).append((before, after, names))
             for tenant, changes in per.items():
                 self.subscriptions.changed(tenant, changes)
-        return failed
 
     # entity operations (clause 5.6) -------------------------------------------------------------
     @_in_writer

@@ -59,6 +59,20 @@ class WriteListeners:
             listeners.remove(listener)
 
     def _written(self, batch: pa.Table) -> None:
+        """Tell the listeners of ``batch``, or, inside an open ``store.transaction()`` of this thread,
+        hold it until that transaction commits (dropped if it rolls back)."""
+        held = self._held_writes()
+        if held is not None:
+            held.append(batch)
+            return
+        self._notify_written(batch)
+
+    def _held_writes(self) -> list | None:
+        """The list that collects this thread's writes until its open transaction commits, or None
+        (no transaction open in this thread). Backends with re-entrant transactions override it."""
+        return None
+
+    def _notify_written(self, batch: pa.Table) -> None:
         for listener in list(self.__dict__.get("_write_listeners", ())):
             try:
                 listener(batch)

@@ -76,6 +76,21 @@ def _translate(exc: duckdb.Error) -> StoreError:
     return StoreError(f"database error: {exc}", transient=transient)
 
 
+class _Lent:
+    """The open transaction's connection lent to a read of the same thread: closing it does nothing."""
+
+    __slots__ = ("_con",)
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+    def close(self) -> None:
+        pass
+
+
 class DuckDBStore(WriteListeners, *DOMAIN_TABLES):
     """The :class:`nagar.store.base.Store` protocol over an embedded DuckDB file (or ``:memory:``)."""
 
@@ -93,6 +108,8 @@ class DuckDBStore(WriteListeners, *DOMAIN_TABLES):
             ) from exc
         self._lock = threading.RLock()
         self._tx_depth = 0  # open _tx blocks of the thread holding _lock (nested ones join the outer one)
+        self._tx_thread = 0  # that thread
+        self._tx_written: list | None = None  # observation batches written in it, told to listeners at commit
         self._stations: dict[str, tuple[int, int]] = {}
         if not read_only:
             self._migrate()
@@ -134,19 +151,29 @@ class DuckDBStore(WriteListeners, *DOMAIN_TABLES):
                     self._tx_depth -= 1
                 return
             con.execute("BEGIN TRANSACTION")
-            self._tx_depth = 1
+            self._tx_depth, self._tx_thread, self._tx_written = 1, threading.get_ident(), []
             try:
                 yield con
             except BaseException:
-                self._tx_depth = 0
+                self._tx_depth, self._tx_written = 0, None
+                self._stations = {}  # keys read inside the transaction may name rows it created
                 con.execute("ROLLBACK")
                 raise
             else:
                 self._tx_depth = 0
+                written, self._tx_written = self._tx_written, None
                 try:
                     con.execute("COMMIT")
                 except duckdb.Error as exc:
+                    self._stations = {}
                     raise _translate(exc) from exc
+        for batch in written:  # listeners hear of the transaction's writes once they are durable
+            self._notify_written(batch)
+
+    def _held_writes(self) -> list | None:
+        if self._tx_depth and self._tx_thread == threading.get_ident():
+            return self._tx_written
+        return None
 
     def transaction(self):
         """Several store writes as one transaction: ``with store.transaction(): ...`` (re-entrant; the
@@ -154,6 +181,11 @@ class DuckDBStore(WriteListeners, *DOMAIN_TABLES):
         return self._tx()
 
     def _read(self) -> duckdb.DuckDBPyConnection:
+        """A connection for one read (close it after): a new cursor, which sees what is committed, or,
+        for the thread inside an open transaction, that transaction's connection, so that its reads
+        see its own writes (as on PostgreSQL)."""
+        if self._tx_depth and self._tx_thread == threading.get_ident():
+            return _Lent(self._con)
         return self._con.cursor()
 
     def _rows(self, sql: str, params: list | None = None) -> list[dict]:
@@ -259,14 +291,15 @@ class DuckDBStore(WriteListeners, *DOMAIN_TABLES):
         """Station id -> (station key, city key) for ``ids``, from a cache refreshed on a miss.
 
         A station never changes city (``upsert_stations`` refuses it), so cached keys stay true."""
-        missing = [i for i in ids if i not in self._stations]
+        cache = self._stations  # replaced, not cleared, when a transaction rolls back
+        missing = [i for i in ids if i not in cache]
         if missing:
             for key, sid, ckey in self._con.execute(
                 "SELECT s.key, s.id, c.key FROM stations s JOIN cities c ON c.id = s.city "
                 "WHERE list_contains(?, s.id)", [missing]
             ).fetchall():
-                self._stations[sid] = (key, ckey)
-        return self._stations
+                cache[sid] = (key, ckey)
+        return cache
 
     def write_observations(self, batch: pa.Table, *, scope: Scope = None) -> WriteCounts:
         """Upsert ``batch``: one row per (station, parameter, time), last write wins.

@@ -254,6 +254,7 @@ class PgConnection:
         self._release = release
         self._pending: dict[str, pa.Table] = {}
         self._temps: set[str] = set()
+        self.written: list | None = None  # observation batches of an open transaction (PostgresStore._tx)
         self._last: PgResult | None = None
 
     # statements -------------------------------------------------------------------------------
@@ -513,20 +514,31 @@ class PostgresStore(WriteListeners, *DOMAIN_TABLES):
         if open_tx is not None:
             yield open_tx
             return
+        written: list = []
         try:
             with self._pool.connection(timeout=self._timeout) as conn:
                 with conn.transaction():
                     if exclusive:
                         conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
                     con = PgConnection(conn, self)
+                    con.written = written
                     self._local.tx = con
                     try:
                         yield con
                         con._drop_temps()
                     finally:
                         self._local.tx = None
-        except (psycopg.Error, PoolTimeout) as exc:
-            raise translate_error(exc) from exc
+        except BaseException as exc:
+            self._stations = {}  # keys read inside the transaction may name rows it created
+            if isinstance(exc, (psycopg.Error, PoolTimeout)):
+                raise translate_error(exc) from exc
+            raise
+        for batch in written:  # listeners hear of the transaction's writes once they are durable
+            self._notify_written(batch)
+
+    def _held_writes(self) -> list | None:
+        open_tx = getattr(self._local, "tx", None)
+        return None if open_tx is None else open_tx.written
 
     def transaction(self):
         """Several store writes as one transaction: ``with store.transaction(): ...`` (re-entrant; the
@@ -573,12 +585,13 @@ class PostgresStore(WriteListeners, *DOMAIN_TABLES):
     # observations: PostgreSQL's own write path --------------------------------------------------
     def _station_map(self, ids: list[str]) -> dict[str, tuple[int, int]]:
         """Station id -> (station key, city key), cached (a station never changes city)."""
-        missing = [i for i in ids if i not in self._stations]
+        cache = self._stations  # replaced, not cleared, when a transaction rolls back
+        missing = [i for i in ids if i not in cache]
         if missing:
             for r in self._rows("SELECT s.key, s.id, c.key AS city_key FROM stations s JOIN cities c ON c.id = s.city "
                                 "WHERE list_contains(?, s.id)", [missing]):
-                self._stations[r["id"]] = (r["key"], r["city_key"])
-        return self._stations
+                cache[r["id"]] = (r["key"], r["city_key"])
+        return cache
 
     def write_observations(self, batch: pa.Table, *, scope: Scope = None) -> WriteCounts:
         """Upsert ``batch``: one row per (station, parameter, time), last write wins — as DuckDB.

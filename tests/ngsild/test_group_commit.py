@@ -278,11 +278,6 @@ def test_one_failing_request_does_not_fail_its_async_group(world, monkeypatch):
     assert all(_stored_v(store, f"urn:ngsi-ld:Meter:q{i}") == 9 for i in range(5))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "found by this test, not fixed (tests-only brief): Broker._flush writes a mapped entity's observations "
-    "through the ingest path before, and outside, the transaction that holds the entity change and the "
-    "audit entry; when the audit write fails the request is answered 503 but its observation stays stored, "
-    "unaudited, and the entity read overlays it"))
 def test_failed_audit_write_stores_no_observation_of_a_mapped_entity(api, world, fault):
     """A PATCH of an AirQualityObserved entity's pm25 (clause 5.6.4; mapped to an observation of its
     station) whose audit write fails: answered with the error, so neither the observation nor the

@@ -11,12 +11,13 @@ through it on PostgreSQL (``PostgresStore._read``), so only another thread shows
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from nagar.core.errors import InvalidInput
 from nagar.security import audit
+from tests.conftest import obs_table
 from tests.store.test_backends import CTG, KTM, _seed, backend  # noqa: F401  (fixture)
 
 T0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
@@ -183,3 +184,73 @@ def test_rolled_back_audit_entry_leaves_the_chain_to_a_waiting_writer(tstore):
     assert done and done[0]["seq"] == 2
     assert [e["action"] for e in s.audit_entries()] == ["t.1", "t.other"]
     _chain_ok(s)
+
+
+# observation writes inside a transaction: listeners and the station-key cache -------------------
+def test_write_listeners_hear_of_observations_only_when_the_transaction_commits(tstore):
+    """``Store.on_write`` promises listeners only committed data (nagar/store/base.py WriteListeners):
+    inside ``store.transaction()`` the batch is held until the outermost block commits."""
+    s, heard = tstore, []
+    s.on_write(lambda b: heard.append(b.column("value").to_pylist()))
+    with s.transaction():
+        s.write_observations(obs_table([("st1", "pm25", T0, 10.0)]))
+        with s.transaction():
+            s.write_observations(obs_table([("st2", "pm25", T0, 11.0)]))
+        assert heard == [], "a listener heard of a write before its transaction committed"
+    assert heard == [[10.0], [11.0]]
+    s.write_observations(obs_table([("st1", "pm25", T0 + timedelta(hours=1), 12.0)]))  # no transaction: at once
+    assert heard == [[10.0], [11.0], [12.0]]
+
+
+def test_write_listeners_never_hear_of_rolled_back_observations(tstore):
+    s, heard = tstore, []
+    s.on_write(lambda b: heard.append(b.column("value").to_pylist()))
+    with pytest.raises(Boom):
+        with s.transaction():
+            s.write_observations(obs_table([("st1", "pm25", T0, 10.0)]))
+            raise Boom
+    assert heard == [] and s.observations().num_rows == 0
+    s.write_observations(obs_table([("st1", "pm25", T0, 13.0)]))
+    assert heard == [[13.0]]
+
+
+def test_another_threads_write_is_not_held_by_an_open_transaction(tstore):
+    """The held batches belong to the thread whose transaction is open: a write from another thread
+    waits for the store's writer lock (DuckDB) or its own transaction (PostgreSQL), and its listeners
+    are told when it commits, not when the other transaction does."""
+    s, heard = tstore, []
+    s.on_write(lambda b: heard.append(b.column("value").to_pylist()))
+    with s.transaction():
+        s.write_observations(obs_table([("st1", "pm25", T0, 10.0)]))
+    _elsewhere(lambda: s.write_observations(obs_table([("st2", "pm25", T0, 14.0)])))
+    assert heard == [[10.0], [14.0]]
+
+
+def test_a_station_created_in_a_rolled_back_transaction_leaves_no_stale_key(tstore):
+    """A station created, written to and rolled back: its key must not stay in the store's station-key
+    cache, or the station created again (a new key from the sequence) would get readings filed under the
+    old, unused key, which no query by station finds."""
+    s = tstore
+    new = dict(id="st9", city="dhaka", name="Station 9", lat=23.7, lon=90.4, parameters=["pm25"])
+    with pytest.raises(Boom):
+        with s.transaction():
+            s.upsert_station(new)
+            s.write_observations(obs_table([("st9", "pm25", T0, 10.0)]))
+            raise Boom
+    assert s.get_station("st9") is None
+    s.upsert_station(new)
+    s.write_observations(obs_table([("st9", "pm25", T0, 15.0)]))
+    assert s.observations(stations=["st9"]).column("value").to_pylist() == [15.0]
+
+
+def test_reads_inside_a_transaction_see_its_writes_and_others_do_not(tstore):
+    """A thread's reads inside its open transaction see that transaction's writes on both backends
+    (a mapped NGSI-LD entity creates its station and validates its readings against it in one
+    transaction); another thread sees them only after the commit."""
+    s = tstore
+    new = dict(id="st8", city="dhaka", name="Station 8", lat=23.7, lon=90.4, parameters=["pm25"])
+    with s.transaction():
+        s.upsert_station(new)
+        assert s.get_station("st8") is not None and s.existing_stations(["st8"]) == {"st8": "dhaka"}
+        assert _elsewhere(lambda: s.get_station("st8")) is None
+    assert _elsewhere(lambda: s.get_station("st8")) is not None
