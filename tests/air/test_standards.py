@@ -47,6 +47,22 @@ def test_provisional_flag_only_on_bangladesh():
     assert "could not be obtained" in load_standard("bd-doe").source
 
 
+def test_bangladesh_is_provisional_exactly_while_it_borrows_the_epa_2012_rows():
+    """The DoE breakpoint table was not found (see the source note): bd-doe carries the rows, precision rules
+    and top-of-table rules of us-epa-2012 (EPA 454/B-18-007, Table 5) and must say it is provisional. A DoE
+    transcription that replaces them makes this test fail until the flag and this test are revisited."""
+    bd, epa = raw("bd-doe"), raw("us-epa-2012")
+    same_rows = bd["pollutants"] == epa["pollutants"]
+    assert same_rows and bd["provisional"] is True
+    # the placeholder is named as such wherever the table is shown
+    assert "provisional" in bd["name"] and "placeholder" in bd["edition"]
+    assert "EPA 454/B-18-007" in bd["source"] and "must not be presented" in bd["source"]
+    # the index ranges are the DoE's (CASE reports), which coincide with the EPA's; only the names differ
+    assert [(c["lo"], c["hi"]) for c in bd["categories"]] == [(c["lo"], c["hi"]) for c in epa["categories"]]
+    assert [c["name"] for c in bd["categories"]] == [
+        "Good", "Moderate", "Caution", "Unhealthy", "Very Unhealthy", "Extremely Unhealthy"]
+
+
 @pytest.mark.parametrize(
     "sid, name, key",
     [
@@ -92,6 +108,12 @@ EPA_CATS = [
 # 283 VERY UNHEALTHY, 306 and 335 EXTREMELY UNHEALTHY.
 BD_CATS = [(108, "caution"), (144, "caution"), (155, "unhealthy"), (167, "unhealthy"),
            (283, "very_unhealthy"), (306, "extremely_unhealthy"), (335, "extremely_unhealthy")]
+# Dhaka rows of DoE daily reports of March 2023 (CASE names still in use), as extracted verbatim from the DoE
+# documents by awnonbhowmik/dhaka-aqi, data/processed/doe_daily_dhaka_aqi.csv @ 37588244ab92: 2023-03-22 132
+# and 2023-03-21 143 CAUTION, 2023-03-28 159 and 2023-03-29 162 UNHEALTHY, 2023-03-01 230 and 2023-03-04 294
+# VERY UNHEALTHY.
+BD_CATS += [(132, "caution"), (143, "caution"), (159, "unhealthy"), (162, "unhealthy"),
+            (230, "very_unhealthy"), (294, "very_unhealthy")]
 IN_CATS = [(0, "good"), (50, "good"), (51, "satisfactory"), (100, "satisfactory"), (101, "moderate"),
            (200, "moderate"), (201, "poor"), (300, "poor"), (301, "very_poor"), (400, "very_poor"),
            (401, "severe"), (500, "severe")]

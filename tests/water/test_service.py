@@ -115,6 +115,15 @@ def test_shipped_sets_cite_their_schedule():
     assert all(o.verified is not None for s in sets.values() for o in s.objectives.values())
 
 
+def test_shipped_sets_say_the_2023_rules_superseded_them():
+    # The ECR 1997 were superseded by the Environment Conservation Rules 2023, whose schedules could not be
+    # verified (README, "Water quality and alerts"): every shipped set says so in full, and none claims 2023.
+    for s in objx.shipped_sets():
+        assert s.id.startswith("bd-ecr1997-") and "Schedule" in s.source and "2023" not in s.source
+        assert "superseded by the Environment Conservation Rules 2023" in s.edition
+        assert "no 2023 values are compared or shipped here)" in s.edition  # not cut by the 500-character limit
+
+
 def test_a_citys_own_set_json_and_csv(loaded):
     out = service.put_objective_set(loaded, city="dhaka", data={
         "id": "dhaka-strict", "name": "Strict", "use": "fisheries", "source": "DoE Dhaka memo 2025",
