@@ -587,6 +587,11 @@ EXTRA_DDL: dict[int, list[str]] = {
         # rows arrive roughly in time order: a BRIN index prunes time ranges for almost no write cost
         "CREATE INDEX observations_time_brin ON observations USING brin (time)",
     ],
+    101: [
+        # the NGSI-LD temporal API reads one entity's attributes over a time range (schema_ngsild 101
+        # drops the index DuckDB cannot use)
+        "CREATE INDEX ngsild_history_entity ON ngsild_history (tenant, entity_id, attr, time)",
+    ],
 }
 
 COMPAT_DDL: list[str] = [
