@@ -8,7 +8,9 @@ matches them against the tenant's subscriptions (``entities`` selectors, ``watch
 / ``isActive``, renders the entities in ``notification.format`` with ``notification.attributes`` and the
 subscription's own @context, and POSTs the Notification to ``notification.endpoint.uri``. Each attempt
 updates ``timesSent``, ``lastNotification`` and ``lastSuccess`` / ``lastFailure``. The writer never waits
-for delivery. Notifications are at-most-once: a failed POST is recorded, not retried, and queued changes
+for delivery. Changes made outside NGSI-LD come the same way: observations of mapped stations and station
+views (:meth:`Subscriptions.observed`) and lab samples of water views (:meth:`Subscriptions.water_changed`,
+from :mod:`nagar.ngsild.waterviews`). Notifications are at-most-once: a failed POST is recorded, not retried, and queued changes
 are lost if the process stops.
 """
 
@@ -29,6 +31,8 @@ from .patterns import compile_pattern
 
 log = logging.getLogger("nagar.ngsild")
 _FORMATS = ("normalized", "keyValues", "concise")
+_OBSERVED, _WATER = object(), object()
+"""Queue item kinds besides ``(tenant, changes)``: objects, so that no city id can be taken for one."""
 
 
 def parse_subscription(body: Any, ctx_spec: Any, ctx: Context, *, sub_id: str | None = None,
@@ -221,9 +225,26 @@ class Subscriptions:
             return
         self._ensure_thread()
         try:
-            self._q.put_nowait(("observed", by_station))
+            self._q.put_nowait((_OBSERVED, by_station))
         except queue.Full:
             log.warning("ngsild notification queue full; observations of %s dropped", sorted(by_station))
+
+    def listening(self) -> bool:
+        """Whether any tenant has a subscription (cached until one is created, updated or deleted here)."""
+        if self._any is None:
+            self._any = bool(self.store.ngsild_subscriptions())
+        return self._any
+
+    def water_changed(self, by_tenant: dict[str, list[tuple[dict, list[str]]]]) -> None:
+        """Water views changed by a committed sample load (``(view, changed names)`` per tenant, from
+        :meth:`nagar.ngsild.waterviews.WaterViews.changes`): queue, never block the writer."""
+        if not by_tenant:
+            return
+        self._ensure_thread()
+        try:
+            self._q.put_nowait((_WATER, by_tenant))
+        except queue.Full:
+            log.warning("ngsild notification queue full; water samples of %s dropped", sorted(by_tenant))
 
     def _observed(self, by_station: dict[str, set[str]]) -> None:
         """Notify the subscriptions of the mapped entities of stations whose observations changed, with the
@@ -279,8 +300,11 @@ class Subscriptions:
             if item is None:
                 break
             try:
-                if item[0] == "observed":
+                if item[0] is _OBSERVED:
                     self._observed(item[1])
+                elif item[0] is _WATER:  # clause 5.8.6 for water views, like any entity change
+                    for tenant, changes in item[1].items():
+                        self._deliver(tenant, changes)
                 else:
                     self._deliver(*item)
             except Exception:  # a bad subscription must not stop the worker
@@ -358,4 +382,9 @@ class Subscriptions:
 
 
 def attach(broker) -> None:
+    """Give the broker its notification worker and register the water write listener now, so that samples
+    loaded before any NGSI-LD read still reach the subscriptions (see :mod:`nagar.ngsild.waterviews`)."""
+    from .stations import views_of
+
     broker.subscriptions = Subscriptions(broker)
+    views_of(broker).water.listen()

@@ -40,8 +40,19 @@ its city), an NGSI-LD entity of the tenant is created or deleted, or :data:`TTL_
 another process, e.g. ``nagar water load`` against a PostgreSQL store). Within one process a loaded sample
 shows at once. nagar.water does not import this package; the store calls the listener.
 
-Not done: NGSI-LD subscriptions are not notified of sample loads (the water views take no part in
-notifications).
+**Subscriptions** (clause 5.8.6 notification behaviour). The same listener, registered when the broker is
+created (:func:`nagar.ngsild.subscriptions.attach`), drops the views and then, if the process has any
+subscription, takes :meth:`WaterViews.changes` (per tenant, the water station's city: each written station's
+view as it is just after the write, rebuilt with the tenant's two queries, and the attributes of the written
+parameters, :data:`ATTRIBUTE_OF`, as the changed ones) and queues it for the notification worker, which
+matches it like any entity change (entity selectors, ``watchedAttributes``, ``q``, ``geoQ``, ``throttling``,
+status; ``notification.format`` and ``attributes``). ``name``, ``location`` and ``dateObserved`` are not
+counted as changed (as for air views, see :meth:`nagar.ngsild.subscriptions.Subscriptions._observed`), and a
+station write (rename, move, new station) notifies nothing. The store calls the listener only after the write
+has committed (inside ``store.transaction()``: at its commit, never after a rollback), so a load that fails
+notifies nothing; that matters twice, since building a view may wait for the broker's writer thread, which
+must never happen while the loading thread still holds the store's write lock. Samples loaded by another
+process (``nagar water load`` with its own store object) notify nothing.
 """
 
 from __future__ import annotations
@@ -135,6 +146,11 @@ class WaterViews:
         self._gen: dict[str, int] = {}
         self._hooked = False
 
+    def listen(self) -> None:
+        """Register :meth:`written` with the store's water write listener (idempotent; a store without the
+        water tables is left alone)."""
+        self._hook()
+
     def _hook(self) -> None:
         store = self.b.store
         if not self._hooked and hasattr(store, "on_water_write"):
@@ -179,19 +195,47 @@ class WaterViews:
         return self.of(tenant).get(eid) if eid.startswith(PREFIX) else None
 
     # changes ------------------------------------------------------------------------------------
-    def written(self, cities: set[str], stations: set[str]) -> None:
-        """Store listener: water stations or samples were written; the views of their cities are stale.
-        A station no build knows is looked up once (its city may have views built without it)."""
+    def written(self, cities: set[str], stations) -> None:
+        """Store listener (called after the commit): water stations or samples were written; the views of
+        their cities are stale. A station no build knows is looked up once (its city may have views built
+        without it). ``stations`` maps each station to the parameters whose samples were written (see
+        ``WaterTables.on_water_write``); those go to the subscriptions' worker once the views are dropped."""
         tenants = set(cities)
         unknown = [s for s in stations if s not in self._city_of]
         for s in stations:
             if s in self._city_of:
                 tenants.add(self._city_of[s])
         if unknown and not cities:
-            tenants.update(r["city"] for r in self.b.store.water_stations(ids=unknown))
+            for r in self.b.store.water_stations(ids=unknown):
+                tenants.add(r["city"])
+                with self._lock:
+                    self._city_of[r["id"]] = r["city"]
         with self._lock:
             for t in tenants:
                 self.drop(t)
+        sampled = {s: set(p) for s, p in stations.items() if p} if isinstance(stations, dict) else {}
+        subs = self.b.subscriptions
+        if sampled and subs is not None and subs.listening():
+            subs.water_changed(self.changes(sampled))
+
+    def changes(self, by_station: dict[str, set[str]]) -> dict[str, list[tuple[dict, list[str]]]]:
+        """Tenant -> ``(view, changed attribute names)`` for water stations whose samples of these parameters
+        were written: the views as they are now (built afresh after :meth:`written` dropped them, in the
+        loading thread just after its commit, so that a later load cannot show through in the notification
+        of this one); a station whose id a stored entity holds has no view and is left out."""
+        city_of = dict(self._city_of)
+        unknown = [s for s in by_station if s not in city_of]
+        if unknown:
+            city_of.update((r["id"], r["city"]) for r in self.b.store.water_stations(ids=unknown))
+        out: dict[str, list[tuple[dict, list[str]]]] = {}
+        for sid in sorted(by_station):
+            tenant = city_of.get(sid)
+            view = self.get(tenant, PREFIX + sid) if tenant is not None else None
+            if view is None:
+                continue
+            names = sorted(CORE.expand(ATTRIBUTE_OF[p]) for p in by_station[sid] if p in ATTRIBUTE_OF)
+            out.setdefault(tenant, []).append((view, names))
+        return out
 
     def drop(self, tenant: str) -> None:
         self._views.pop(tenant, None)

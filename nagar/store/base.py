@@ -72,7 +72,23 @@ class WriteListeners:
         (no transaction open in this thread). Backends with re-entrant transactions override it."""
         return None
 
-    def _notify_written(self, batch: pa.Table) -> None:
+    def _after_commit(self, notice: Callable[[], None]) -> None:
+        """Run ``notice`` now, or, inside an open ``store.transaction()`` of this thread, once that
+        transaction commits (never if it rolls back): how listeners of other tables' writes (e.g.
+        :meth:`nagar.store.water_tables.WaterTables.on_water_write`) hear only of durable writes."""
+        held = self._held_writes()
+        if held is not None:
+            held.append(notice)
+            return
+        notice()
+
+    def _notify_written(self, batch: pa.Table | Callable[[], None]) -> None:
+        if callable(batch):  # a notice held by _after_commit (an Arrow table is not callable)
+            try:
+                batch()
+            except Exception:
+                _log.exception("deferred write notice %r failed", batch)
+            return
         for listener in list(self.__dict__.get("_write_listeners", ())):
             try:
                 listener(batch)

@@ -41,8 +41,11 @@ class WaterTables:
     def on_water_write(self, listener) -> None:
         """Call ``listener(cities, stations)`` after every committed write of water stations or samples:
         ``cities`` the cities named (station writes; empty for samples, whose rows name stations only),
-        ``stations`` the station ids written. Like :meth:`WriteListeners.on_write` for observations: a
-        listener's exception is logged, never raised (the write is already durable). Idempotent."""
+        ``stations`` the station ids written, as a mapping of each id to the parameters whose samples were
+        written (an empty set for a station write). Inside an open ``store.transaction()`` the call waits
+        for its commit and is never made if it rolls back. Like :meth:`WriteListeners.on_write` for
+        observations: a listener's exception is logged, never raised (the write is already durable).
+        Idempotent."""
         listeners = self.__dict__.setdefault("_water_listeners", [])
         if listener not in listeners:
             listeners.append(listener)
@@ -52,7 +55,14 @@ class WaterTables:
         if listener in listeners:
             listeners.remove(listener)
 
-    def _water_written(self, cities: set[str], stations: set[str]) -> None:
+    def _water_written(self, cities: set[str], stations: dict[str, frozenset[str]]) -> None:
+        after_commit = getattr(self, "_after_commit", None)  # WriteListeners: held until the commit
+        if after_commit is not None:
+            after_commit(lambda: self._tell_water(cities, stations))
+        else:
+            self._tell_water(cities, stations)
+
+    def _tell_water(self, cities: set[str], stations: dict[str, frozenset[str]]) -> None:
         for listener in list(self.__dict__.get("_water_listeners", ())):
             try:
                 listener(cities, stations)
@@ -79,7 +89,7 @@ class WaterTables:
                     con.execute("UPDATE water_stations SET name = ?, water_body = ?, lat = ?, lon = ?, source = ?, "
                                 "updated_at = ?, updated_by = ? WHERE id = ?", [*values, r["id"]])
                     updated += 1
-        self._water_written({r["city"] for r in rows}, {r["id"] for r in rows})
+        self._water_written({r["city"] for r in rows}, {r["id"]: frozenset() for r in rows})
         return inserted, updated
 
     def water_stations(self, *, city: str | None = None, ids: list[str] | None = None,
@@ -131,7 +141,10 @@ class WaterTables:
                     "AND w.parameter = s.parameter AND w.time = s.time)").fetchone()[0]
             finally:
                 con.unregister("_wstage")
-        self._water_written(set(), {k[0] for k in keyed})
+        written: dict[str, set[str]] = {}
+        for station, parameter, _ in keyed:
+            written.setdefault(station, set()).add(parameter)
+        self._water_written(set(), {s: frozenset(p) for s, p in written.items()})
         return int(inserted), int(updated) + (len(rows) - len(keyed))
 
     def latest_water_samples(self, *, city: str) -> list[dict]:

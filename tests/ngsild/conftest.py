@@ -73,6 +73,9 @@ def _reset(store) -> None:
     b = store.__dict__.pop("_ngsild_broker", None)
     if b is not None:
         store.off_write(b._observations_written)
+    water_listener = store.__dict__.pop("_ngsild_water_listener", None)  # nagar.ngsild.waterviews
+    if water_listener is not None:
+        store.off_water_write(water_listener)
     with store._tx() as con:
         for table in ("ngsild_entities", "ngsild_history", "ngsild_subscriptions", "observations", "stations"):
             con.execute(f"DELETE FROM {table}")
