@@ -10,9 +10,12 @@ attribute and type *names* expanded and compacted, never full RDF processing):
 * a user @context is a JSON object (inline), a URL, or a list of those. Term definitions may be a string
   IRI, a compact IRI ``prefix:suffix`` (the prefix defined in the same contexts) or an object with
   ``@id``; ``@vocab`` is honoured. The core context is applied last and its terms cannot be redefined;
-* a URL other than the core context's is resolved only from an allow-list: the JSON file named by the
-  environment variable ``NAGAR_NGSILD_CONTEXTS`` maps URL -> local file path. Any other URL is refused
-  with ``LdContextNotAvailable`` (nothing is fetched over the network at run time);
+* a URL other than the core context's is resolved only from local copies: first the operator's
+  allow-list (the JSON file named by the environment variable ``NAGAR_NGSILD_CONTEXTS`` maps URL -> local
+  file path; an entry there overrides a built-in one), then the Smart Data Models contexts shipped in
+  ``data/`` (:data:`BUILTIN_CONTEXTS`; sources, commits and licence in
+  ``data/SMART-DATA-MODELS-NOTICE.md``). Any other URL is refused with ``LdContextNotAvailable``, and
+  the message says how to add a local copy. Nothing is fetched over the network at run time;
 * expansion: a term -> its IRI; ``prefix:suffix`` with a known prefix -> prefix IRI + suffix; an absolute
   IRI (``scheme:...``) stays; anything else -> ``@vocab`` + name (the core ``@vocab`` is
   ``https://uri.etsi.org/ngsi-ld/default-context/``);
@@ -46,6 +49,36 @@ def core_document() -> dict:
         return json.load(f)["@context"]
 
 
+_SDM_GLOBAL = "sdm-data-models-context.jsonld"
+_SDM_ENVIRONMENT = "sdm-dataModel.Environment-context.jsonld"
+_SDM_DEVICE = "sdm-dataModel.Device-context.jsonld"
+
+BUILTIN_CONTEXTS: dict[str, str] = {
+    # smart-data-models/data-models, context.jsonld @ d95967300a6616f74b32cd9c367c72a88b82a150
+    "https://smartdatamodels.org/context.jsonld": _SDM_GLOBAL,
+    "https://raw.githubusercontent.com/smart-data-models/data-models/master/context.jsonld": _SDM_GLOBAL,
+    "https://smart-data-models.github.io/data-models/context.jsonld": _SDM_GLOBAL,
+    # smart-data-models/dataModel.Environment, context.jsonld @ b8a32f70d7e7f69f273448fa86c15697154e90a9
+    "https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/context.jsonld":
+        _SDM_ENVIRONMENT,
+    "https://smart-data-models.github.io/dataModel.Environment/context.jsonld": _SDM_ENVIRONMENT,
+    # smart-data-models/dataModel.Device, context.jsonld @ 04c337539dc3b1719eb3ce00752b0bb03eeb481e
+    "https://raw.githubusercontent.com/smart-data-models/dataModel.Device/master/context.jsonld": _SDM_DEVICE,
+    "https://smart-data-models.github.io/dataModel.Device/context.jsonld": _SDM_DEVICE,
+}
+"""Remote @context URL -> packaged copy in ``data/`` (Smart Data Models, CC BY 4.0; unmodified copies,
+sources and checks in ``data/SMART-DATA-MODELS-NOTICE.md``). These are the URLs FIWARE IoT Agents and the
+Smart Data Models examples send (the global context and the per-domain contexts of the types Nagar
+maps: AirQualityObserved, WaterQualityObserved and Device)."""
+
+
+@lru_cache(maxsize=8)
+def builtin_document(name: str) -> Any:
+    """The ``@context`` member of a packaged context file (parsed once per process)."""
+    with resources.files("nagar.ngsild").joinpath("data/" + name).open("rb") as f:
+        return json.load(f)["@context"]
+
+
 def _allow_list() -> dict[str, str]:
     path = os.environ.get("NAGAR_NGSILD_CONTEXTS")
     if not path:
@@ -55,16 +88,28 @@ def _allow_list() -> dict[str, str]:
             data = json.load(f)
     except (OSError, ValueError) as exc:
         raise LdContextNotAvailable(f"NAGAR_NGSILD_CONTEXTS ({path}) cannot be read: {exc}") from exc
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise LdContextNotAvailable(f"NAGAR_NGSILD_CONTEXTS ({path}) must hold a JSON object mapping each "
+                                    "@context URL to the path of its local copy")
+    return {str(k): str(v) for k, v in data.items()}
 
 
 def _load_url(url: str) -> Any:
-    """A remote context from the allow-list (its ``@context`` member, or the document itself)."""
+    """A remote context from a local copy (its ``@context`` member, or the document itself): the operator's
+    allow-list first, then the built-in copies. Nothing is fetched."""
     local = _allow_list().get(url)
     if local is None:
+        name = BUILTIN_CONTEXTS.get(url)
+        if name is not None:
+            return builtin_document(name)
         raise LdContextNotAvailable(
-            f"@context {url!r} is not available: this broker fetches no remote contexts; send the context "
-            "inline, or ask the operator to allow-list it (NAGAR_NGSILD_CONTEXTS)", field="@context")
+            f"@context {url!r} is not available: Nagar never fetches a remote @context. It knows the NGSI-LD "
+            "core context, the Smart Data Models contexts it ships (see nagar/ngsild/README.md) and the "
+            "contexts its operator lists in NAGAR_NGSILD_CONTEXTS. To add this one, the operator saves a copy "
+            "of the document on the server and sets NAGAR_NGSILD_CONTEXTS to a JSON file that maps the URL "
+            f"to that copy, e.g. {{{json.dumps(url)}: \"/etc/nagar/contexts/my-context.jsonld\"}}. A client "
+            "can instead send the context inline (an object in the body's @context, application/ld+json).",
+            field="@context")
     try:
         with open(local, encoding="utf-8") as f:
             doc = json.load(f)
