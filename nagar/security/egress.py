@@ -48,7 +48,11 @@ def check_destination(url: str, *, allow_private: bool = False, resolve: bool = 
     """Refuse ``url`` (:class:`RefusedDestination`, a 422 naming ``field``) unless it is http(s) with a
     host whose every address is public. ``resolve=False`` checks only a literal address or ``localhost``
     (no DNS), for validating input offline; ``allow_private`` accepts any address."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # parsed lazily: an out-of-range or non-numeric port raises here
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket, a port of 99999
+        raise RefusedDestination(f"{url!r} is not a valid URL: {exc}", field=field) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RefusedDestination(f"{url!r} is not an http(s) URL with a host", field=field)
     if allow_private:
@@ -63,7 +67,7 @@ def check_destination(url: str, *, allow_private: bool = False, resolve: bool = 
         if not resolve:
             return
         try:
-            infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
+            infos = socket.getaddrinfo(host, port or (443 if parts.scheme == "https" else 80),
                                        proto=socket.IPPROTO_TCP)
         except (socket.gaierror, UnicodeError) as exc:
             raise RefusedDestination(f"host {host!r} does not resolve: {exc}", field=field) from None

@@ -176,3 +176,17 @@ def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(astore, se
     assert d.process_due()["dead"] == 1 and sent == []
     dead = astore.alert_deliveries(city="dhaka", status="dead")[0]
     assert "refused destination" in dead["last_error"] and "loopback" in dead["last_error"]
+
+
+@pytest.mark.parametrize("url", ["http://[/hook", "http://[::1/hook", "http://example.org:99999/hook",
+                                 "http://example.org:port/hook"])
+def test_malformed_urls_are_refused_with_a_message_not_a_server_error(astore, url):
+    """Found by the schemathesis run: an unclosed IPv6 bracket made urlsplit raise ValueError (a 500);
+    a bad port raises the same way when the port is read. Both are a 422 naming the field."""
+    from nagar.security.egress import RefusedDestination
+
+    with pytest.raises(RefusedDestination) as exc:
+        add_endpoint(astore, city="dhaka", body=EndpointIn.model_construct(name="x", url=url, max_attempts=3),
+                     actor="t")
+    assert exc.value.field == "url" and "not a valid URL" in exc.value.message
+    assert astore.alert_endpoints(city="dhaka") == []
