@@ -54,6 +54,9 @@ class Settings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; empty: CORS off.")
     trusted_proxies: list[str] = Field(default_factory=list,
                                        description="Peers whose X-Forwarded-For is believed.")
+    rate_limit_redis: str | None = Field(
+        None, description="Redis URL (redis://host:6379/0) holding the rate-limit buckets, so that every Nagar "
+        "process using it shares one limit per address and account; unset: each process keeps its own.")
     egress_allow_private: bool = Field(
         False, description="Let webhooks and notifications go to loopback/private/link-local addresses "
         "(NAGAR_EGRESS_ALLOW_PRIVATE); off, they go only to public addresses (see nagar.security.egress).")

@@ -42,7 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nagar.core.errors import PayloadTooLarge
 
 from .permissions import Perm, require
-from .ratelimit import RateLimiter, ip_limited
+from .ratelimit import RateLimiter, ip_limited, make_limiter
 
 log = logging.getLogger("nagar")
 
@@ -120,13 +120,14 @@ def install(app: FastAPI, settings) -> None:
     trusted = parse_networks(getattr(settings, "trusted_proxies", None) or ())
     origins = _check_origins(getattr(settings, "cors_origins", None) or ())
 
-    app.state.ip_limiter = RateLimiter(
+    shared = getattr(settings, "rate_limit_redis", None)  # one limit across processes, or one per process
+    app.state.ip_limiter = make_limiter(
         float(getattr(settings, "ip_rate_per_s", DEFAULT_IP_RATE_PER_S)),
-        int(getattr(settings, "ip_burst", DEFAULT_IP_BURST)),
+        int(getattr(settings, "ip_burst", DEFAULT_IP_BURST)), name="ip", redis_url=shared,
     )
-    app.state.key_limiter = RateLimiter(
+    app.state.key_limiter = make_limiter(
         float(getattr(settings, "key_rate_per_s", DEFAULT_KEY_RATE_PER_S)),
-        int(getattr(settings, "key_burst", DEFAULT_KEY_BURST)),
+        int(getattr(settings, "key_burst", DEFAULT_KEY_BURST)), name="account", redis_url=shared,
     )
 
     # add_middleware puts each new one outside the previous: innermost first.
