@@ -3,7 +3,6 @@ CSV loader); the CLI loaders' exit status tells "some rows rejected" (3) from "a
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from importlib.metadata import version
 
