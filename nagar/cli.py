@@ -16,6 +16,7 @@ from rich.table import Table
 
 from nagar.core.errors import NagarError
 from nagar.core.settings import Settings
+from nagar.ingest.report import EXIT_STATUS_HELP, exit_status, rejected_table
 
 app = typer.Typer(help="Nagar: open urban environment platform.", no_args_is_help=True, add_completion=False)
 admin_app = typer.Typer(help="Accounts and roles (run on the server, with the database closed)",
@@ -42,6 +43,26 @@ def _fail(exc: Exception) -> None:
 
 
 DbOpt = typer.Option(None, "--db", help="DuckDB file (default: $NAGAR_DB or data/nagar.duckdb)")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("nagar")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            import nagar
+
+            v = f"{nagar.__version__} (not installed)"
+        console.print(f"nagar {v}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print Nagar's version (from the installed package) and exit")) -> None:
+    """Nagar: open urban environment platform."""
 
 
 def _check_port(host: str, port: int) -> None:
@@ -211,7 +232,7 @@ def _open_browser_later(url: str) -> None:
     threading.Timer(1.5, lambda: webbrowser.open(url)).start()
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True}, epilog=EXIT_STATUS_HELP)
 def ingest(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="CSV (.csv, .csv.gz) or Parquet file, Nagar or OpenAQ layout; "
@@ -222,7 +243,9 @@ def ingest(
     show_errors: int = typer.Option(20, help="How many rejected rows to list"),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
 ) -> None:
-    """Load observations from a file, streaming, with a progress bar and a summary (or `nagar ingest mqtt`)."""
+    """Load observations from a file, streaming, with a progress bar and a summary (or `nagar ingest mqtt`).
+
+    Good rows are stored; every bad row is counted and listed with its file line (Parquet: row)."""
     if str(file) == "mqtt" and not file.exists():
         from nagar.ingest.mqtt_cli import app as mqtt_app
 
@@ -268,6 +291,7 @@ def ingest(
         _fail(exc)
     if as_json:
         console.print_json(json.dumps({**result.model_dump(), "seconds": secs}))
+        _exit_for(result.received, result.rejected)
         return
     t = Table(title=f"Ingested {file.name}", show_header=False)
     t.add_row("rows read", f"{result.received:,}")
@@ -277,16 +301,18 @@ def ingest(
     t.add_row("stations created", ", ".join(result.stations_created) or "none")
     t.add_row("time", f"{secs:.2f} s ({(result.received / secs if secs else 0):,.0f} rows/s)")
     console.print(t)
-    if result.errors and show_errors:
-        e = Table(title=f"Rejected rows (first {min(show_errors, len(result.errors))})")
-        e.add_column("line/row", justify="right")
-        e.add_column("field")
-        e.add_column("reason")
-        for r in result.errors[:show_errors]:
-            e.add_row(str(r.index), r.field, r.reason)
+    parquet = file.name.lower().endswith((".parquet", ".pq"))
+    e = rejected_table(result.errors, total=result.rejected, limit=show_errors, label="row" if parquet else "line")
+    if e is not None:
         console.print(e)
-    if result.received and result.rejected == result.received:
-        raise typer.Exit(code=1)
+    _exit_for(result.received, result.rejected)
+
+
+def _exit_for(received: int, rejected: int) -> None:
+    """A loader's exit status (nagar.ingest.report): 0 all stored, 3 some rows rejected, 1 all rejected."""
+    code = exit_status(received=received, rejected=rejected)
+    if code:
+        raise typer.Exit(code=code)
 
 
 @app.command()

@@ -23,6 +23,17 @@ def _loc(loc) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
+# Pydantic (2.x) starts the message of an error raised in a validator with its kind: "Value error, ..."
+# (type value_error) or "Assertion failed, ..." (assertion_error). The caller needs only the reason.
+_PYDANTIC_PREFIXES = {"value_error": "Value error, ", "assertion_error": "Assertion failed, "}
+
+
+def _reason(e: dict) -> str:
+    msg = str(e.get("msg", "invalid"))
+    prefix = _PYDANTIC_PREFIXES.get(e.get("type"))
+    return msg[len(prefix):] if prefix and msg.startswith(prefix) else msg
+
+
 def _form_fields(request: Request) -> list[str]:
     """Names of the form fields the matched route reads (empty for JSON-body routes)."""
     from fastapi.params import Form
@@ -101,7 +112,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
                                "reason": f"body is not valid JSON ({ctx.get('error', 'decode error')} "
                                          f"at character {e['loc'][-1]})"})
             else:
-                errors.append({"field": _loc(e.get("loc", ())), "reason": e.get("msg", "invalid"),
+                errors.append({"field": _loc(e.get("loc", ())), "reason": _reason(e),
                                "type": e.get("type")})
         first = errors[0] if errors else {"field": None, "reason": "invalid request"}
         form = _form_fields(request)

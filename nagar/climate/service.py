@@ -110,10 +110,10 @@ def load_activity_file(store, *, path: Path, city: str | None = None, actor: str
     """Load activity rows from a CSV (columns city, year, kind, sector, item, location, quantity, unit,
     params (JSON), source, note) or JSON file (``{"city": ..., "rows": [...]}`` or a list of rows with
     ``city``). ``city`` fills rows that name none. One upsert per city; returns the counts."""
+    from nagar.ingest.files import read_text
+
     path = Path(path)
-    if not path.exists():
-        raise InvalidInput(f"no such file: {path}", field="file")
-    text = path.read_text(encoding="utf-8-sig")
+    text = read_text(path)  # a missing file, or a byte that is not UTF-8 (named by line), is InvalidInput
     if path.suffix.lower() == ".json":
         data = json.loads(text)
         if isinstance(data, dict):

@@ -61,6 +61,65 @@ class _Counting(io.RawIOBase):
         super().close()
 
 
+SAVE_AS_UTF8 = ("save the file as UTF-8: in Excel, File > Save As > \"CSV UTF-8 (Comma delimited) (*.csv)\" "
+                "(plain \"CSV (Comma delimited)\" writes the computer's ANSI code page, e.g. Windows-1252); in "
+                "LibreOffice, tick \"Edit filter settings\" and choose \"Unicode (UTF-8)\"")
+"""The hint every CSV loader gives for a file that is not UTF-8."""
+
+
+def not_utf8(name: str, line: int, data: bytes, start: int, *, field: str = "file") -> InvalidInput:
+    """The error for a file whose ``line`` (1-based; ``data`` holds that line's bytes) is not UTF-8 at
+    byte ``start`` of the line: says which byte, what it is in Windows-1252 (the usual culprit: Excel's
+    plain "CSV" on a Western-language Windows; 0xb5 is its "µ") and how to save as UTF-8."""
+    b = data[start]
+    guess = bytes((b,)).decode("cp1252", errors="replace")
+    seen = f" (in Windows-1252 that byte is {guess!r})" if guess != "\ufffd" else ""
+    return InvalidInput(f"{name}, line {line}: byte 0x{b:02x} at byte {start + 1} of the line is not UTF-8{seen}; "
+                        + SAVE_AS_UTF8, field=field)
+
+
+def find_not_utf8(path: str | Path, *, field: str = "file") -> InvalidInput | None:
+    """Scan a text file (``.gz`` too) line by line for the first line that is not UTF-8; ``None`` if all are.
+
+    Lines are split on 0x0A, which never occurs inside a UTF-8 multi-byte sequence, so each line decodes
+    on its own. Memory is one line."""
+    import gzip
+
+    path = Path(path)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as f:
+        for n, data in enumerate(f, start=1):
+            if n == 1 and data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return not_utf8(path.name, n, data, exc.start, field=field)
+    return None
+
+
+def read_text(path: str | Path, *, field: str = "file") -> str:
+    """A whole (small) text file as UTF-8 without its BOM, for loaders that parse text: a missing file or
+    a byte that is not UTF-8 is an :class:`InvalidInput` naming the line and how to fix it."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"no such file: {path}", field=field) from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", field=field) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        first = data.rfind(b"\n", 0, exc.start) + 1
+        end = data.find(b"\n", exc.start)
+        line = data[first:end if end >= 0 else len(data)]
+        raise not_utf8(path.name, data.count(b"\n", 0, exc.start) + 1, line, exc.start - first,
+                       field=field) from None
+
+
 def detect_layout(columns: list[str]) -> str:
     cols = {c.strip().lower() for c in columns}
     if NAGAR_COLUMNS <= cols:
@@ -80,6 +139,8 @@ def _to_raw(batch: pa.RecordBatch | pa.Table, layout: str, first_row: int) -> Fi
     assert isinstance(df, pl.DataFrame)
     df = df.rename({c: c.strip().lower() for c in df.columns})
     df = df.with_row_index("_row", offset=first_row)
+    if layout == "table":  # read_csv_table: every column as text, names stripped and lower-cased
+        return FileBatch(raw=df)
     if layout == "nagar":
         raw = df.select("_row", "station", "parameter", "time", "value", "unit",
                         *(["flag"] if "flag" in df.columns else []))
@@ -123,6 +184,23 @@ def read_file(path: str | Path, *, batch_rows: int = 1_000_000) -> tuple[int, It
     raise InvalidInput(f"{path.name}: expected a .csv, .csv.gz or .parquet file", field="file")
 
 
+def read_csv_table(path: str | Path, *, required: set[str], batch_rows: int = 100_000) -> Iterator[FileBatch]:
+    """Any CSV (plain or gzip) with at least the columns ``required`` (names stripped and lower-cased), read
+    by the same streaming reader as observation files: ``raw`` holds every column as text (empty cells
+    null) and ``_row`` = the file line (the header is line 1); lines with the wrong number of values come
+    as ``malformed``; a file that is not UTF-8 is an error naming its first bad line. For loaders of other
+    tables (e.g. water samples) that report rejected rows the way ``nagar ingest`` does."""
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInput(f"no such file: {path}", field="file")
+    header = _csv_header(path)
+    have = {h.strip().lower() for h in header}
+    if not required <= have:
+        raise InvalidInput(f"{path.name}, line 1: the header needs the columns {', '.join(sorted(required))}; "
+                           f"found {', '.join(h.strip() for h in header) or 'none'}", field="columns")
+    return _csv_batches(path, batch_rows, layout="table", header=header)
+
+
 def _parquet_batches(pf: pq.ParquetFile, layout: str, batch_rows: int) -> Iterator[FileBatch]:
     done = 0
     try:
@@ -143,7 +221,10 @@ def _csv_header(path: Path) -> list[str]:
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as f:
             return next(csv.reader(f), [])
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+    except UnicodeDecodeError:
+        raise (find_not_utf8(path) or InvalidInput(f"{path.name} is not UTF-8 text; " + SAVE_AS_UTF8,
+                                                   field="file")) from None
+    except (OSError, EOFError) as exc:
         raise InvalidInput(f"{path.name} is not a readable CSV file: {exc}", field="file") from exc
 
 
@@ -151,7 +232,8 @@ class _Malformed(Exception):
     """Raised from the parallel parser's handler to switch to exact (line-numbered) parsing."""
 
 
-def _csv_batches(path: Path, batch_rows: int) -> Iterator[FileBatch]:
+def _csv_batches(path: Path, batch_rows: int, *, layout: str | None = None,
+                 header: list[str] | None = None) -> Iterator[FileBatch]:
     """Parse in parallel while every line is well-formed; at the first malformed line, restart after the
     rows already handed out with the single-threaded parser, which knows each line's number.
 
@@ -159,8 +241,8 @@ def _csv_batches(path: Path, batch_rows: int) -> Iterator[FileBatch]:
     they were handed out (a block is parsed before its rows are yielded), so the restart skips exactly
     ``done`` well-formed data rows.
     """
-    header = _csv_header(path)
-    layout = detect_layout(header)
+    header = header if header is not None else _csv_header(path)
+    layout = layout or detect_layout(header)
     done = 0
     try:
         for exact in (False, True):
@@ -172,6 +254,11 @@ def _csv_batches(path: Path, batch_rows: int) -> Iterator[FileBatch]:
             except _Malformed:
                 continue
     except pa.ArrowInvalid as exc:
+        if "utf8" in str(exc).lower().replace("-", ""):  # Arrow's "invalid UTF8 data" names no line: find it
+            found = find_not_utf8(path)
+            if found is not None:
+                raise InvalidInput(f"{found.message} (rows before it may have been stored)",
+                                   field="file") from None
         raise InvalidInput(f"{path.name}: unreadable CSV after data row {done}: {exc}", field="file") from exc
 
 
@@ -202,7 +289,8 @@ def _csv_pass(path: Path, header: list[str], layout: str, batch_rows: int, *, ex
             stream,
             read_options=pacsv.ReadOptions(block_size=4 << 20, encoding="utf8", use_threads=not exact,
                                            skip_rows_after_names=skip),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            # blank lines are kept as rows (dropped in _emit once numbered), so that row k is line k + 2
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in header},
                 strings_can_be_null=True,
@@ -240,6 +328,9 @@ def _emit(pending, layout, done, nbytes, malformed: list[MalformedRow], skipped:
         m = np.asarray(skipped, dtype=np.int64) - 2  # 0-based data index of each skipped row
         shift = np.searchsorted(m - np.arange(len(m)), k, side="right")
         fb.raw = fb.raw.with_columns(pl.Series("_row", k + shift + 2))
+        cells = [c for c in fb.raw.columns if c != "_row"]
+        if cells and fb.raw.get_column(cells[0]).null_count():  # drop blank lines (every cell null)
+            fb.raw = fb.raw.filter(pl.any_horizontal(pl.col(cells).is_not_null()))
     else:
         fb = FileBatch(raw=pl.DataFrame())
     fb.malformed = list(malformed)

@@ -61,7 +61,7 @@ def list_(city: str = CityOpt, db: Optional[Path] = DbOpt) -> None:
 @app.command()
 def publish(city: str = CityOpt, dataset: str = typer.Option(..., help="Dataset id (see `nagar opendata list`)"),
             license: str = typer.Option("CC-BY-4.0", help="CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0, ODbL-1.0, PDDL-1.0"),
-            frequency: Optional[str] = typer.Option(None, help="EU frequency code, e.g. DAILY"),
+            frequency: Optional[str] = typer.Option(None, help="EU frequency code, any case, e.g. daily or HOURLY"),
             withdraw: bool = typer.Option(False, "--withdraw", help="Stop publishing it"),
             db: Optional[Path] = DbOpt) -> None:
     """Publish (or withdraw) a dataset for a city."""

@@ -60,7 +60,7 @@ def set_dataset(store, *, city: str, dataset: str, enabled: bool, license: str, 
     p = get_provider(dataset)
     if license not in LICENSES:
         raise InvalidInput(f"license must be one of {', '.join(LICENSES)}", field="license")
-    frequency = frequency or p.frequency
+    frequency = (frequency or p.frequency).strip().upper()  # the codes are upper case; accept any case
     if frequency not in FREQUENCIES:
         raise InvalidInput(f"frequency must be one of {', '.join(FREQUENCIES)} (EU frequency vocabulary)",
                            field="frequency")

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nagar.core.errors import InvalidInput, NagarError, NotFound
@@ -26,6 +27,7 @@ from nagar.security.permissions import Perm, PrincipalDep, check_city, require
 from nagar.store.deps import SettingsDep, StoreDep
 
 from . import open311, service
+from .forms import parse_urlencoded
 from .models import Open311KeyIn, RequestUpdate, ServiceSetting, Status
 
 
@@ -171,10 +173,13 @@ async def post_request(fmt: Fmt, request: Request, store: StoreDep, settings: Se
     if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise InvalidInput("send the request as application/x-www-form-urlencoded (or multipart/form-data "
                            "with a media file)", field="body")
-    try:
-        form = await request.form(max_files=1, max_fields=200)
-    except (StarletteHTTPException, ValueError, KeyError) as exc:
-        raise InvalidInput(f"malformed form body: {getattr(exc, 'detail', exc)}", field="body") from None
+    if ctype == "application/x-www-form-urlencoded":  # bytes decoded as the URL Standard says (forms.py)
+        form = FormData(parse_urlencoded(await request.body(), max_fields=200))
+    else:  # multipart: Starlette decodes each part as UTF-8
+        try:
+            form = await request.form(max_files=1, max_fields=200)
+        except (StarletteHTTPException, ValueError, KeyError) as exc:
+            raise InvalidInput(f"malformed form body: {getattr(exc, 'detail', exc)}", field="body") from None
     fields, attrs, upload = _split_form(form)
     photo = None
     if upload is not None:

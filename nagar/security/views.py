@@ -153,10 +153,45 @@ def revoke_device_key(store: StoreDep, principal: PrincipalDep, station_id: str 
     return Response(status_code=204)
 
 
+DEVICE_PUSH_DOC = """A sensor or data logger sends its station's readings, signed with a device key instead of a
+user's credentials.
+
+**Device key.** A city admin creates one for the station with `POST /api/v1/stations/{station_id}/device-keys`;
+the answer holds the key `id` (e.g. `dev_3f2a...`) and its `secret`, shown only in that answer: store both on
+the device. `DELETE /api/v1/stations/{station_id}/device-keys/{key_id}` revokes a key.
+
+**Each request** carries four headers:
+
+| header | value |
+|---|---|
+| `X-Nagar-Key` | the key `id` |
+| `X-Nagar-Timestamp` | the current Unix time in seconds (refused when more than 300 s from the server's clock; the server's `NAGAR_DEVICE_MAX_SKEW_S`) |
+| `X-Nagar-Nonce` | a new random string for every request, 8-128 characters of `A-Z a-z 0-9 _ -` (a nonce the key has used before is refused as a replay) |
+| `X-Nagar-Signature` | HMAC-SHA256, in hex, keyed with the `secret`, over the timestamp, a newline (`\\n`), the nonce, a newline and the body's exact bytes |
+
+For example, with a shell and OpenSSL:
+
+```
+body='[{"station": "dhaka-agargaon", "parameter": "pm25", "time": "2025-01-01T06:00:00Z", "value": 87.3, "unit": "µg/m³"}]'
+ts=$(date +%s); nonce=$(openssl rand -hex 16)
+sig=$(printf '%s\\n%s\\n%s' "$ts" "$nonce" "$body" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.*= //')
+curl -X POST https://<server>/api/v1/devices/observations -H 'Content-Type: application/json' \\
+     -H "X-Nagar-Key: $KEY_ID" -H "X-Nagar-Timestamp: $ts" -H "X-Nagar-Nonce: $nonce" \\
+     -H "X-Nagar-Signature: $sig" --data-binary "$body"
+```
+
+**Body**: a JSON list of observations (the schema below) or `{"observations": [...]}`, only for the key's own
+station. **Answer**: the same report as `POST /api/v1/observations`: good rows are stored, every other row is
+listed with its index and reason. A missing header, an unknown or revoked key, a stale timestamp, a wrong
+signature or a reused nonce is a 401 naming the header.
+
+The signature is HMAC (RFC 2104) with SHA-256 (FIPS 180-4)."""
+
+
 @router.post(
     "/devices/observations",
     summary="A device pushes its station's observations (HMAC-signed)",
-    description=devices.__doc__,
+    description=DEVICE_PUSH_DOC,
     **require(Perm.DEVICE, openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"type": "array", "items": ObservationIn.model_json_schema()}}}}}),
 )

@@ -45,12 +45,9 @@ def _open_store(db: Optional[Path]):
 def _read_pom(path: Path) -> list[dict]:
     from . import service
 
-    if not path.exists():
-        raise InvalidInput(f"no such file: {path}", field="pom")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})", field="pom") from None
+    from nagar.ingest.files import read_text
+
+    text = read_text(path, field="pom")  # not UTF-8: names the line and how to save as UTF-8
     try:
         return service.parse_pom_csv(text)
     except InvalidInput as exc:

@@ -1,6 +1,7 @@
 """``nagar water``: stations, lab samples (CSV), the CCME WQI per station and period, exceedances and
 objective sets. Mounted by :mod:`nagar.cli`; calls the same service functions as the API; writes are
-audited with actor ``cli``. Exit codes: 0 ok, 2 the command could not run.
+audited with actor ``cli``. Exit codes: 0 ok, 2 the command could not run; ``load`` also 3 when some rows
+were rejected (the others stored) and 1 when every row was (:mod:`nagar.ingest.report`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from rich.table import Table
 
 from nagar.core.errors import InvalidInput, NagarError
 from nagar.core.settings import Settings
+from nagar.ingest.files import read_text
+from nagar.ingest.report import EXIT_STATUS_HELP, exit_status, rejected_table
 
 app = typer.Typer(help="Water quality: stations, lab samples, CCME WQI, exceedances, objective sets",
                   no_args_is_help=True, add_completion=False)
@@ -45,10 +48,8 @@ def _open_store(db: Optional[Path]):
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}", field="file") from None
+    """The file as UTF-8 text; a byte that is not UTF-8 is an error naming its line (ingest's reader)."""
+    return read_text(path)
 
 
 def _time(v: Optional[str], name: str) -> Optional[datetime]:
@@ -95,20 +96,33 @@ def stations(file: Optional[Path] = typer.Argument(None, help="CSV (id,name,wate
     console.print(t)
 
 
-@app.command("load")
-def load(file: Path = typer.Argument(..., help="CSV with station,parameter,time,value,unit[,qualifier,source]"),
-         city: str = CityOpt, db: Optional[Path] = DbOpt) -> None:
-    """Load lab samples from CSV (all or nothing; units converted to each parameter's canonical unit)."""
+@app.command("load", epilog=EXIT_STATUS_HELP)
+def load(file: Path = typer.Argument(..., help="CSV (.csv, .csv.gz) with station,parameter,time,value,unit"
+                                               "[,qualifier,source]; UTF-8"),
+         city: str = CityOpt, db: Optional[Path] = DbOpt,
+         show_errors: int = typer.Option(20, help="How many rejected rows to list"),
+         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON")) -> None:
+    """Load lab samples from CSV, like `nagar ingest`: good rows are stored (units converted to each
+    parameter's canonical unit), every bad row is listed with its file line (the header is line 1)."""
     from . import service
 
     try:
         store = _open_store(db)
-        rows = service.parse_samples_csv(_read(file))
-        out = service.load_samples(store, city=city, rows=rows, actor="cli")
+        out = service.load_samples_file(store, city=city, path=file, actor="cli", settings=Settings.from_env())
         store.close()
     except NagarError as exc:
         _fail(exc)
-    console.print(f"{out['received']} samples read: {out['inserted']} new, {out['updated']} replaced")
+    if as_json:
+        sys.stdout.write(json.dumps(out) + "\n")
+    else:
+        console.print(f"{out['received']} samples read: {out['inserted']} new, {out['updated']} replaced, "
+                      f"{out['rejected']} rejected")
+        table = rejected_table(out["errors"], total=out["rejected"], limit=show_errors)
+        if table is not None:
+            console.print(table)
+    code = exit_status(received=out["received"], rejected=out["rejected"])
+    if code:
+        raise typer.Exit(code=code)
 
 
 @app.command("wqi")

@@ -110,7 +110,7 @@ def load_water_demo(store, *, settings=None, seed: int = 7) -> dict:
     for r in DEMO_RULES:
         add_rule(store, city=CITY, body=RuleIn(**r), actor="demo", settings=settings)
     service.put_stations(store, city=CITY, stations=stations, actor="demo")
-    out = service.load_samples(store, city=CITY, rows=samples, actor="demo")
+    out = service.load_samples(store, city=CITY, rows=samples, actor="demo", settings=settings)
     alerts = 0
     st = store.stats()
     if st.last is not None:

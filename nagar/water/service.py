@@ -7,22 +7,22 @@ caller's ``actor`` and are audited; the caller has checked the right to write in
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from nagar.core.errors import InvalidInput, NotFound, StoreError
 from nagar.core.tenancy import Scope
+from nagar.ingest.validate import Rejection
 from nagar.registry.service import get_city
 from nagar.security import audit
 
 from . import objectives as objx
-from .parameters import PARAMETERS, resolve, to_canonical
+from .parameters import PARAMETERS, factor, resolve
 from .wqi import CATEGORIES, CATEGORY_COLOURS, CATEGORY_KEYS, ccme_wqi, excursions
 
 PERIODS = ("all", "year", "quarter", "month")
@@ -97,83 +97,153 @@ def _parse_time(v, where: str) -> datetime:
     return t.astimezone(timezone.utc)
 
 
-def clean_samples(store, *, city: str, rows: list[dict]) -> list[dict]:
-    """Validate and convert lab results to canonical units; all or nothing (InvalidInput names the row)."""
+def check_samples(store, *, city: str, rows: list[tuple[int, dict]], now: datetime | None = None,
+                  max_future: timedelta = timedelta(minutes=10)) -> tuple[list[dict], list[Rejection]]:
+    """Validate lab results and convert them to canonical units, row by row: ``rows`` are (index, row) with
+    the index each rejection names (the list index for the API, the file line for a CSV). Returns the
+    good rows and one :class:`~nagar.ingest.validate.Rejection` per bad row (its first failing rule, as
+    ingest's validator does): station, parameter, value, qualifier, time (with a UTC offset, not more
+    than ``max_future`` ahead of ``now``: the observations' rule, ``Settings.max_future_minutes``), unit,
+    plausible range."""
+    now = now or _now()
+    future = now + max_future
+    known = {s["id"] for s in _tables(store).water_stations(city=city)}
+    factors: dict[tuple[str, str | None], float | str] = {}
+    good: list[dict] = []
+    bad: list[Rejection] = []
+    for i, r in rows:
+        try:
+            st = str(r.get("station") or "").strip()
+            if not st:
+                raise _Reject("station", "station is missing")
+            if st not in known:
+                raise _Reject("station", f"no water station {st!r} in {city} (add it first)")
+            try:
+                p = resolve(r.get("parameter") or "")
+            except InvalidInput as exc:
+                raise _Reject("parameter", exc.message) from None
+            raw = r.get("value")
+            qualifier = str(r.get("qualifier") or "").strip()
+            if isinstance(raw, str) and raw.strip().startswith("<"):
+                qualifier, raw = "<", raw.strip()[1:]
+            try:
+                v = float(raw)
+            except (TypeError, ValueError):
+                raise _Reject("value", f"value {raw!r} is not a number") from None
+            if not math.isfinite(v):
+                raise _Reject("value", "value must be finite")
+            if qualifier not in ("", "<"):
+                raise _Reject("qualifier", "qualifier must be empty or '<'")
+            t = _parse_time(r.get("time"), "time")
+            if t > future:
+                raise _Reject("time", f"time {t.isoformat().replace('+00:00', 'Z')} is more than "
+                                      f"{int(max_future.total_seconds() // 60)} minutes in the future")
+            unit = r.get("unit")
+            key = (p.key, unit)
+            if key not in factors:
+                try:
+                    factors[key] = factor(p.key, unit)
+                except InvalidInput as exc:
+                    factors[key] = exc.message
+            f = factors[key]
+            if isinstance(f, str):
+                raise _Reject("unit", f)
+            c = v * f
+            if not p.min_value <= c <= p.max_value:
+                raise _Reject("value", f"{p.key} {v:g}{' ' + str(unit) if unit else ''} is outside the plausible "
+                                       f"range {p.min_value:g}-{p.max_value:g} {p.unit}")
+        except _Reject as rej:
+            bad.append(Rejection(i, rej.field, rej.reason))
+            continue
+        except InvalidInput as exc:  # _parse_time
+            bad.append(Rejection(i, "time", exc.message.removeprefix("time: ")))
+            continue
+        good.append({"station": st, "parameter": p.key, "time": t, "value": float(c), "qualifier": qualifier,
+                     "source": (str(r["source"])[:500] if r.get("source") else None)})
+    return good, bad
+
+
+class _Reject(Exception):
+    def __init__(self, field: str, reason: str):
+        self.field, self.reason = field, reason
+
+
+def _max_future(settings) -> timedelta:
+    from nagar.core.settings import get_settings
+
+    return timedelta(minutes=(settings or get_settings()).max_future_minutes)
+
+
+def clean_samples(store, *, city: str, rows: list[dict], now: datetime | None = None,
+                  max_future: timedelta = timedelta(minutes=10)) -> list[dict]:
+    """Validate and convert a JSON batch, all or nothing: InvalidInput names the first bad row
+    (``samples.<index>``, 0-based) and lists every bad row in ``details``."""
     if not rows:
         raise InvalidInput("no samples given", field="samples")
     if len(rows) > MAX_SAMPLES_PER_LOAD:
         raise InvalidInput(f"at most {MAX_SAMPLES_PER_LOAD} samples per load", field="samples")
-    known = {s["id"] for s in _tables(store).water_stations(city=city)}
-    params, values, units, out = [], [], [], []
-    for i, r in enumerate(rows):
-        where = f"samples.{i}"
-        st = str(r.get("station") or "").strip()
-        if st not in known:
-            raise InvalidInput(f"{where}: no water station {st!r} in {city} (add it first)", field=f"{where}.station")
-        try:
-            p = resolve(r.get("parameter") or "")
-        except InvalidInput as exc:
-            raise InvalidInput(f"{where}: {exc.message}", field=f"{where}.parameter") from None
-        raw = r.get("value")
-        qualifier = str(r.get("qualifier") or "").strip()
-        if isinstance(raw, str) and raw.strip().startswith("<"):
-            qualifier, raw = "<", raw.strip()[1:]
-        try:
-            v = float(raw)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"{where}: value {raw!r} is not a number", field=f"{where}.value") from None
-        if not math.isfinite(v):
-            raise InvalidInput(f"{where}: value must be finite", field=f"{where}.value")
-        if qualifier not in ("", "<"):
-            raise InvalidInput(f"{where}: qualifier must be empty or '<'", field=f"{where}.qualifier")
-        params.append(p.key)
-        values.append(v)
-        units.append(r.get("unit"))
-        out.append({"station": st, "parameter": p.key, "time": _parse_time(r.get("time"), f"{where}.time"),
-                    "qualifier": qualifier, "source": (str(r["source"])[:500] if r.get("source") else None)})
-    try:
-        canon = to_canonical(params, values, units)
-    except InvalidInput as exc:
-        for i in range(len(params)):  # name the first row whose unit does not convert
-            try:
-                to_canonical(params[i:i + 1], values[i:i + 1], units[i:i + 1])
-            except InvalidInput as row_exc:
-                raise InvalidInput(f"samples.{i}: {row_exc.message}", field=f"samples.{i}.unit") from None
-        raise InvalidInput(f"samples: {exc.message}", field="samples.unit") from None
-    lo = np.array([PARAMETERS[p].min_value for p in params])
-    hi = np.array([PARAMETERS[p].max_value for p in params])
-    bad = np.nonzero((canon < lo) | (canon > hi))[0]
-    if bad.size:
-        i = int(bad[0])
-        raise InvalidInput(f"samples.{i}: {params[i]} {values[i]} is outside the plausible range "
-                           f"{lo[i]:g}-{hi[i]:g} {PARAMETERS[params[i]].unit}", field=f"samples.{i}.value")
-    for r, v in zip(out, canon):
-        r["value"] = float(v)
-    return out
+    good, bad = check_samples(store, city=city, rows=list(enumerate(rows)), now=now, max_future=max_future)
+    if bad:
+        first = bad[0]
+        more = f" (and {len(bad) - 1} more bad row{'s' if len(bad) > 2 else ''}: see details)" if len(bad) > 1 else ""
+        raise InvalidInput(f"samples.{first.index}: {first.reason}{more}; nothing was stored",
+                           field=f"samples.{first.index}.{first.field}",
+                           details=[{"field": f"samples.{b.index}.{b.field}", "reason": b.reason} for b in bad])
+    return good
 
 
-def load_samples(store, *, city: str, rows: list[dict], actor: str) -> dict:
-    """Validate, convert and upsert samples; audited; then hands them to the alert rules of kind water."""
-    get_city(store, city_id=city)
-    clean = clean_samples(store, city=city, rows=rows)
-    inserted, updated = _tables(store).upsert_water_samples(clean)
+def _store_samples(store, *, city: str, clean: list[dict], received: int, actor: str, **extra) -> tuple[int, int]:
+    inserted, updated = _tables(store).upsert_water_samples(clean) if clean else (0, 0)
     audit.record(store, actor=actor, action="water.samples.load", city=city,
-                 details={"received": len(rows), "inserted": inserted, "updated": updated})
-    from nagar.alerts.service import samples_written
+                 details={"received": received, "inserted": inserted, "updated": updated, **extra})
+    if clean:
+        from nagar.alerts.service import samples_written
 
-    samples_written(store, city=city, rows=clean)
+        samples_written(store, city=city, rows=clean)
+    return inserted, updated
+
+
+def load_samples(store, *, city: str, rows: list[dict], actor: str, settings=None,
+                 now: datetime | None = None) -> dict:
+    """Validate, convert and upsert a batch of samples, all or nothing (the API's and the demo's path);
+    audited; then hands them to the alert rules of kind water. ``settings`` gives ``max_future_minutes``
+    (default: the process's settings)."""
+    get_city(store, city_id=city)
+    clean = clean_samples(store, city=city, rows=rows, now=now, max_future=_max_future(settings))
+    inserted, updated = _store_samples(store, city=city, clean=clean, received=len(rows), actor=actor)
     return {"city": city, "received": len(rows), "inserted": inserted, "updated": updated}
 
 
-def parse_samples_csv(text: str) -> list[dict]:
-    """Rows of a CSV with header ``station,parameter,time,value,unit`` (optional ``qualifier,source``)."""
-    reader = csv.DictReader(io.StringIO(text))
-    need = {"station", "parameter", "time", "value"}
-    have = {(h or "").strip() for h in (reader.fieldnames or [])}
-    if not need <= have:
-        raise InvalidInput(f"CSV header needs {', '.join(sorted(need))} (and unit); got {', '.join(sorted(have))}",
-                           field="csv")
-    return [{(k or "").strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items()} for row in reader]
+SAMPLE_COLUMNS = {"station", "parameter", "time", "value"}
+
+
+def load_samples_file(store, *, city: str, path, actor: str, settings=None, now: datetime | None = None,
+                      max_errors: int = 1000) -> dict:
+    """Load a CSV of samples (header ``station,parameter,time,value[,unit,qualifier,source]``, plain or
+    gzip) the way ``nagar ingest`` loads observations: the good rows are stored, every bad row is
+    reported with its file line (the header is line 1) and reason (``errors``: the first ``max_errors``;
+    ``rejected`` counts them all). A file that cannot be read (not UTF-8, missing columns) stores nothing."""
+    from nagar.ingest.files import read_csv_table
+
+    get_city(store, city_id=city)
+    rows: list[tuple[int, dict]] = []
+    bad: list[Rejection] = []
+    for fb in read_csv_table(path, required=SAMPLE_COLUMNS):
+        bad += [Rejection(m.line, "line", f"malformed CSV line: {m.reason}") for m in fb.malformed]
+        for r in fb.raw.iter_rows(named=True):
+            line = r.pop("_row")
+            if not any(v not in (None, "") for v in r.values()):
+                continue  # a blank line is not a sample
+            rows.append((line, {k: (v.strip() if isinstance(v, str) else v) for k, v in r.items()}))
+            if len(rows) > MAX_SAMPLES_PER_LOAD:
+                raise InvalidInput(f"at most {MAX_SAMPLES_PER_LOAD} samples per file", field="file")
+    clean, rejected = check_samples(store, city=city, rows=rows, now=now, max_future=_max_future(settings))
+    bad = sorted(bad + rejected, key=lambda b: b.index)
+    received = len(rows) + sum(1 for b in bad if b.field == "line")
+    inserted, updated = _store_samples(store, city=city, clean=clean, received=received, actor=actor,
+                                       rejected=len(bad), file=Path(path).name)
+    return {"city": city, "received": received, "inserted": inserted, "updated": updated, "rejected": len(bad),
+            "errors": [b.to_dict() for b in bad[:max_errors]]}
 
 
 # WQI ---------------------------------------------------------------------------------------------------
