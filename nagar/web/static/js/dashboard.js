@@ -124,7 +124,7 @@
     params.delete("lang");
     var base = params.toString();
     window.history.replaceState(null, "", "?" + base);
-    document.querySelectorAll("a.lang-link").forEach(function (a) {
+    document.querySelectorAll(".languages a.lang-link").forEach(function (a) {
       var p = new URLSearchParams(base);
       p.set("lang", a.dataset.lang);
       a.setAttribute("href", "?" + p.toString());
