@@ -657,7 +657,7 @@
     ])
       .then(function (res) {
         if (token !== loadToken) return null;
-        state.stations = res[0].items || [];
+        state.stations = (res[0].items || []).filter(N.measuresAir);  // not a rooftop-solar meter
         state.latest = res[1].items || [];
         var ids = state.stations.map(function (s) { return s.id; });
         if (wantedStation && ids.indexOf(wantedStation) >= 0) state.stationId = wantedStation;
