@@ -92,7 +92,10 @@
       ? withUnit(spec.threshold, spec)
       : fmt(t("category “{category}”"), { category: categoryName(spec) });
     var n = steps || spec.duration || 1;
-    var span = spec.kind === "water"
+    var win = spec.window || { days_ahead: 1, from_hour: 6, to_hour: 12 };  // the default of nagar/alerts
+    var span = spec.kind === "forecast"
+      ? fmt(t("in any hour from {from}:00 to {to}:00 local time"), { from: win.from_hour, to: win.to_hour })
+      : spec.kind === "water"
       ? (n === 1 ? t("in 1 sample") : fmt(t("in {n} samples in a row"), { n: nf.format(n) }))
       : (n === 1 ? t("for 1 hour") : fmt(t("for {n} hours"), { n: nf.format(n) }));
     return fmt(COMPARISONS[comparison](), { what: what, bound: bound }) + " " + span;

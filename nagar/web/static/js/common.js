@@ -62,14 +62,21 @@
     return new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: decimals }).format(v);
   }
 
-  // Short axis numbers ("20 bn"). Not for bn: Chromium's ICU compact patterns for bn-BD are wrong above
-  // 10^9 (2×10^10 came out as "২শত কো", i.e. 200 crore = 2×10^9, checked in Chromium 156), so Bengali
-  // pages get the full number in Bengali digits and lakh/crore grouping instead.
-  var NO_COMPACT = { bn: true };
+  // Short axis numbers ("20B"). Not the browser's compact form for bn: Chromium's ICU compact patterns for
+  // bn-BD are wrong above 10^9 (2×10^10 came out as "২শত কো", which reads 200 crore = 2×10^9; checked in
+  // Chromium 156). Bengali pages get the number in lakh (10^5) or crore (10^7), the units of the South
+  // Asian numbering used in Bangladesh, written out: 2×10^10 is "২,০০০ কোটি".
+  var COMPACT_UNITS = { bn: [[1e7, "কোটি"], [1e5, "লাখ"]] };
   var compact = new Intl.NumberFormat(cfg.locale, { notation: "compact", maximumFractionDigits: 1 });
+  var oneDecimal = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 1 });
   function short(v) {
     if (v === null || v === undefined || isNaN(v)) return "–";
-    return NO_COMPACT[cfg.lang] ? num(v) : compact.format(v);
+    var units = COMPACT_UNITS[cfg.lang];
+    if (!units) return compact.format(v);
+    for (var i = 0; i < units.length; i++) {
+      if (Math.abs(v) >= units[i][0]) return oneDecimal.format(v / units[i][0]) + "\u00a0" + units[i][1];
+    }
+    return num(v);
   }
 
   /** A date formatter in the city's time zone (24-hour clock in every language: bn-BD's 12-hour pattern

@@ -30,7 +30,7 @@
   }
 
   var num = N.num;
-  var short = N.short;  // compact ("20 bn") except in Bengali, where the browser's compact form is wrong
+  var short = N.short;  // compact ("20B"; in Bengali lakh and crore, the browser's compact form being wrong)
 
   var getJSON = N.getJSON;
   var api = N.api;

@@ -100,8 +100,8 @@
       a.href = "?city=" + encodeURIComponent(cfg.city) + "&station=" + encodeURIComponent(it.station) + "&lang=" + encodeURIComponent(body.dataset.lang || "en");
       a.textContent = it.name || it.station;
       th.appendChild(a);
-      KINDS.forEach(function (k) { cell(tr, String(it.by_kind[k] || 0), "num"); });
-      cell(tr, String(it.overridden || 0), "num");
+      KINDS.forEach(function (k) { cell(tr, N.num(it.by_kind[k] || 0), "num"); });
+      cell(tr, N.num(it.overridden || 0), "num");
       tbody.appendChild(tr);
     });
   }
@@ -193,7 +193,7 @@
       },
     });
     document.getElementById("forecast-box").dataset.points = String(pts.length);
-    meta.textContent = fmt(t("issued {time} ({zone}), {standard}"), { time: hourLabel(item.issued_at), zone: zoneName, standard: item.standard });
+    meta.textContent = fmt(t("issued {time} {zone}, {standard}"), { time: hourLabel(item.issued_at), zone: zoneName, standard: item.standard });
     var sk = (skill.items || []).filter(function (s) { return s.station === item.station; })[0];
     if (sk && sk.n) {
       document.getElementById("skill-line").textContent = fmt(
