@@ -64,8 +64,57 @@ def get_events(store: StoreDep, principal: PrincipalDep, city: str = CityPath,
         from nagar.core.errors import InvalidInput
 
         raise InvalidInput("start must include a UTC offset", field="start")
-    return {"city": city, "items": service.history(store, city=city, rule_id=rule_id, start=start, limit=limit,
-                                                   scope=principal.scope(Perm.READ))}
+    scope = principal.scope(Perm.READ)
+    items = service.history(store, city=city, rule_id=rule_id, start=start, limit=limit, scope=scope)
+    return {"city": city, "items": describe_events(store, city=city, items=items, scope=scope)}
+
+
+DELIVERY_WINDOW = 10_000
+"""How many of the city's newest webhook deliveries are read to tell what happened to the listed events."""
+
+
+def describe_events(store, *, city: str, items: list[dict], scope=None,
+                    window: int = DELIVERY_WINDOW) -> list[dict]:
+    """The events with what the dashboard shows about them, from the stored facts:
+
+    - ``notified``: ``"quiet_hours"`` (suppressed: recorded, not sent), ``"no_receiver"`` (no webhook
+      delivery was queued: the city had no enabled endpoint when it fired), ``"delivered"`` (every
+      delivery answered 2xx), ``"failed"`` (some delivery is a dead letter), ``"sending"`` (some are still
+      pending), or None when its deliveries are older than the ``window`` newest ones read;
+      ``deliveries`` counts them by status.
+    - ``station``, ``station_name``: the station of a station scope (air or water station, by its name),
+      None for the city; ``forecast_date``: the target day of a forecast episode (scope
+      ``"<station or city>@<date>"``, nagar/alerts/README.md).
+    """
+    by_event: dict[int, dict[str, int]] = {}
+    rows = store.alert_deliveries(city=city, limit=window, scope=scope) if items else []
+    complete_from = 0 if len(rows) < window else min(int(r["event_id"]) for r in rows)
+    for r in rows:
+        counts = by_event.setdefault(int(r["event_id"]), {"delivered": 0, "pending": 0, "dead": 0})
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    names = {s["id"]: s["name"] for s in store.list_stations(city=city, scope=scope)} if items else {}
+    water = getattr(store, "water_stations", None)
+    if items and water is not None:
+        names.update({s["id"]: s["name"] for s in water(city=city, scope=scope)})
+    out = []
+    for e in items:
+        counts = by_event.get(int(e["id"]))
+        if e["suppressed"]:
+            notified = "quiet_hours"
+        elif counts is None:
+            notified = "no_receiver" if int(e["id"]) > complete_from else None
+        elif counts.get("dead"):
+            notified = "failed"
+        elif counts.get("pending"):
+            notified = "sending"
+        else:
+            notified = "delivered"
+        where, _, day = str(e["scope_key"]).partition("@")
+        station = None if where == "city" else where
+        out.append({**e, "notified": notified, "deliveries": counts or {"delivered": 0, "pending": 0, "dead": 0},
+                    "station": station, "station_name": names.get(station) if station else None,
+                    "forecast_date": day or None})
+    return out
 
 
 @router.get("/endpoints", summary="The city's webhook endpoints (secrets are never shown again)",

@@ -36,7 +36,7 @@ def N_(msgid: str) -> str:
 
 
 # Words that reach the page as data from the API (AQI category names of every standard Nagar ships,
-# city names) rather than as literals in a template or script. Listed here so that extraction finds
+# the names of Bangladesh's cities) rather than as literals in a template or script. Listed here so that extraction finds
 # them and the catalogue test holds every language to translating them. The script shows a data word
 # through the catalogue and falls back to the stored text (station names stay as stored).
 DATA_MESSAGES: tuple[str, ...] = (
@@ -53,7 +53,12 @@ DATA_MESSAGES: tuple[str, ...] = (
     N_("Extremely Unhealthy"),
     N_("Hazardous"),
     N_("Severe"),
-    # cities of Bangladesh
+    # City names. A city's name is written in the page's script only where the page's language is the
+    # language of the city's own country: the cities of Bangladesh in Bengali script on Bengali pages
+    # (their own Bengali names, not transliterations). Every other city keeps its stored name (Latin
+    # script) in every language, so that a list of cities never mixes translated and untranslated names
+    # (the demo's fund spans 28 ASEAN and Bangladeshi cities, most of which have no Bengali or Japanese
+    # form in a source we could cite). So these are translated in bn only; ja leaves them empty.
     N_("Dhaka"),
     N_("Chattogram"),
     N_("Khulna"),
@@ -65,10 +70,6 @@ DATA_MESSAGES: tuple[str, ...] = (
     N_("Narayanganj"),
     N_("Gazipur"),
     N_("Cumilla"),
-    # demo cities in ASEAN
-    N_("Bangkok"),
-    N_("Hanoi"),
-    N_("Jakarta"),
     # water-quality parameters (nagar.water.parameters), named by the API in English
     N_("pH"),
     N_("Dissolved oxygen"),

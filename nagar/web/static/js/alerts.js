@@ -10,19 +10,9 @@
   var t = N.t;
   var fmt = N.fmt;
   var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 1 });
-  /** Dates in the city's time zone (named), 24-hour clock in every language (bn-BD's default
-   * 12-hour pattern mixes Bengali digits with a Latin "AM"). */
-  function dateFormatter(timeZone) {
-    var opts = { dateStyle: "medium", timeStyle: "short", hourCycle: "h23" };
-    if (timeZone) opts.timeZone = timeZone;
-    try {
-      return new Intl.DateTimeFormat(cfg.locale, opts);
-    } catch (e) {
-      delete opts.timeZone;
-      return new Intl.DateTimeFormat(cfg.locale, opts);
-    }
-  }
-  var dtf = dateFormatter(null);
+  // Dates in the city's time zone (named in the table's note), 24-hour clock in every language.
+  var dtf = N.dateFormatter(null);
+  var dayFmt = N.dateFormatter("UTC", { dateStyle: "medium" });  // a forecast's day is a calendar date
   var zoneName = "";
 
   // Short names of the air parameters (chemical notation, the same in every language).
@@ -44,7 +34,9 @@
     "8h": function () { return t("8-hour mean"); },
     "24h": function () { return t("24-hour mean"); },
   };
-  var ctx = { city: null, standards: [], rules: {} };
+  // The opposite of each comparison: how an episode's end reads ("above 150" ends "at or below 150").
+  var INVERSE = { gt: "le", ge: "lt", lt: "ge", le: "gt" };
+  var ctx = { city: null, standards: [], rules: {}, waterUnits: {}, stationNames: {} };
 
   function parameterName(spec) {
     var p = spec.parameter || "";
@@ -63,6 +55,10 @@
     return spec.category;
   }
   function unitOf(spec) {
+    if (spec.kind === "water") {
+      var u = ctx.waterUnits[spec.parameter] || "";
+      return u === "pH" ? "" : u;  // "pH below 6.5", not "6.5 pH"
+    }
     var std = standardOf({});
     var pols = (std && std.pollutants) || [];
     for (var i = 0; i < pols.length; i++) if (pols[i].parameter === spec.parameter) return pols[i].unit;
@@ -75,8 +71,9 @@
 
   /** A rule's condition as a sentence of the page's language, from its structured fields; null when
    * the rule has a kind this page does not know (the server's text is shown then). */
-  function describe(spec) {
-    if (!spec || !COMPARISONS[spec.comparison || "gt"]) return null;
+  function describe(spec, comparison, steps) {
+    comparison = comparison || (spec && spec.comparison) || "gt";
+    if (!spec || !COMPARISONS[comparison]) return null;
     var what;
     if (spec.kind === "aqi") {
       var std = standardOf(spec);
@@ -94,15 +91,51 @@
     var bound = spec.threshold !== null && spec.threshold !== undefined
       ? withUnit(spec.threshold, spec)
       : fmt(t("category “{category}”"), { category: categoryName(spec) });
-    var n = spec.duration || 1;
-    var span = spec.kind === "water"
+    var n = steps || spec.duration || 1;
+    var win = spec.window || { days_ahead: 1, from_hour: 6, to_hour: 12 };  // the default of nagar/alerts
+    var span = spec.kind === "forecast"
+      ? fmt(t("in any hour from {from}:00 to {to}:00 local time"), { from: win.from_hour, to: win.to_hour })
+      : spec.kind === "water"
       ? (n === 1 ? t("in 1 sample") : fmt(t("in {n} samples in a row"), { n: nf.format(n) }))
       : (n === 1 ? t("for 1 hour") : fmt(t("for {n} hours"), { n: nf.format(n) }));
-    return fmt(COMPARISONS[spec.comparison || "gt"](), { what: what, bound: bound }) + " " + span;
+    return fmt(COMPARISONS[comparison](), { what: what, bound: bound }) + " " + span;
   }
 
-  function where(scopeKey) {
-    return scopeKey === "city" || !scopeKey ? t("Anywhere in the city") : scopeKey;
+  function isForecast(e) {
+    var rule = ctx.rules[e.rule_id];
+    return !!((rule && rule.spec.kind === "forecast") || e.forecast_date);
+  }
+
+  /** Where an event happened: the station by its name (air or water station), or the whole city; for a
+   * forecast, the day it is for. */
+  function where(e) {
+    var station = e.station === undefined ? (e.scope_key === "city" ? null : String(e.scope_key).split("@")[0]) : e.station;
+    var place = station ? (e.station_name || ctx.stationNames[station] || station) : t("Anywhere in the city");
+    if (e.forecast_date) {
+      var day = dayFmt.format(new Date(e.forecast_date + "T12:00:00Z"));
+      return fmt(t("{place}, forecast for {day}"), { place: place, day: day });
+    }
+    return place;
+  }
+
+  /** What became of the event's notification, from the stored deliveries (nagar/alerts/views.py). */
+  function notified(e) {
+    var d = e.deliveries || {};
+    switch (e.notified) {
+      case "quiet_hours": return t("No (quiet hours)");
+      case "no_receiver": return t("No (no webhook receiver)");
+      case "delivered": return fmt(t("Yes, to {n} receivers"), { n: d.delivered || 0 });
+      case "sending": return fmt(t("Sending ({n} pending)"), { n: d.pending || 0 });
+      case "failed": return fmt(t("Failed ({n} of {total} receivers)"), {
+        n: d.dead || 0, total: (d.dead || 0) + (d.delivered || 0) + (d.pending || 0) });
+      case undefined: return e.suppressed ? t("No (quiet hours)") : "–";  // an API without the field
+      default: return "–";
+    }
+  }
+
+  function eventLabel(e) {
+    if (isForecast(e)) return e.kind === "onset" ? t("Expected from (forecast)") : t("Forecast withdrawn");
+    return e.kind === "onset" ? t("Alert began") : t("Alert ended");
   }
 
   /** An event as a sentence: the rule's name and condition (onset) or its end (recovery), and the value. */
@@ -115,7 +148,13 @@
       if (!cond) return e.message;
       text = rule.name + ": " + cond;
     } else if (e.kind === "recovery") {
-      text = fmt(t("{rule}: over"), { rule: rule.name });
+      if (rule.spec.kind === "forecast") {
+        return fmt(t("{rule}: withdrawn, the revised forecast no longer meets the condition"), { rule: rule.name });
+      }
+      // the end of an episode: the opposite condition held for the rule's recovery steps
+      var back = describe(rule.spec, INVERSE[rule.spec.comparison || "gt"], rule.spec.recovery || 1);
+      if (!back) return e.message;
+      text = fmt(t("{rule}: ended, {condition}"), { rule: rule.name, condition: back });
     } else {
       return e.message;
     }
@@ -143,9 +182,9 @@
       tr.dataset.time = e.time;
       tr.className = e.kind === "onset" ? "alert-onset" : "alert-recovery";
       cell(tr, dtf.format(new Date(e.time)));
-      cell(tr, e.kind === "onset" ? t("Alert began") : t("Alert ended"));
-      cell(tr, where(e.scope_key));
-      cell(tr, e.suppressed ? t("No (quiet hours)") : t("Yes"));
+      cell(tr, eventLabel(e));
+      cell(tr, where(e));
+      cell(tr, notified(e));
       cell(tr, eventMessage(e));
       tbody.appendChild(tr);
     });
@@ -162,7 +201,7 @@
       var tr = document.createElement("tr");
       cell(tr, r.name);
       cell(tr, describe(r.spec) || r.description);
-      cell(tr, r.spec.station || t("Anywhere in the city"));
+      cell(tr, r.spec.station ? (ctx.stationNames[r.spec.station] || r.spec.station) : t("Anywhere in the city"));
       cell(tr, r.enabled ? t("Yes") : t("No"));
       tbody.appendChild(tr);
     });
@@ -179,21 +218,19 @@
         getJSON(cfg.api + "/cities/" + encodeURIComponent(cfg.city)),
         getJSON(cfg.api + "/standards").catch(function () { return { items: [] }; }),
         N.loadCities(cfg.city),
+        getJSON(cfg.api + "/stations?city=" + encodeURIComponent(cfg.city)).catch(function () { return { items: [] }; }),
+        getJSON(cfg.api + "/cities/" + encodeURIComponent(cfg.city) + "/water/stations").catch(function () { return { items: [] }; }),
+        getJSON(cfg.api + "/cities/" + encodeURIComponent(cfg.city) + "/water/parameters").catch(function () { return { items: [] }; }),
       ]);
     }).then(function (res) {
       ctx.city = res[2];
       ctx.standards = res[3].items || [];
       res[1].items.forEach(function (r) { ctx.rules[r.id] = r; });
+      (res[5].items || []).concat(res[6].items || []).forEach(function (s) { ctx.stationNames[s.id] = s.name; });
+      (res[7].items || []).forEach(function (p) { ctx.waterUnits[p.key] = p.unit; });
       if (ctx.city && ctx.city.timezone) {
-        dtf = dateFormatter(ctx.city.timezone);
-        zoneName = ctx.city.timezone;
-        try {
-          var parts = new Intl.DateTimeFormat(cfg.locale, { timeZone: ctx.city.timezone, timeZoneName: "shortOffset" })
-            .formatToParts(new Date());
-          for (var i = 0; i < parts.length; i++) {
-            if (parts[i].type === "timeZoneName") zoneName += " (" + parts[i].value + ")";
-          }
-        } catch (e) { /* the zone's id alone */ }
+        dtf = N.dateFormatter(ctx.city.timezone);
+        zoneName = N.zoneLabel(ctx.city.timezone);
       }
       drawEvents(res[0].items);
       drawRules(res[1].items);

@@ -99,7 +99,7 @@
         ctx.fillStyle = "#7a4b9c";
         ctx.font = "12px system-ui, sans-serif";
         ctx.textAlign = px > area.right - 30 ? "right" : "left";
-        ctx.fillText(String(year), px + (ctx.textAlign === "right" ? -4 : 4), area.top + 12);
+        ctx.fillText(N.digits(year), px + (ctx.textAlign === "right" ? -4 : 4), area.top + 12);
       });
       ctx.restore();
     },
@@ -110,7 +110,20 @@
     return s ? s.values : [];
   }
 
-  function drawPathway(path, nProjects) {
+  /** Why abatement falls: each project counts from its start year for its lifetime only (no renewal is
+   * assumed: nagar.climate.pathways.portfolio_abatement), so the note names the year the last one ends. */
+  function lifetimeNote(projects) {
+    var last = null;
+    projects.forEach(function (p) {
+      var end = p.start_year + p.lifetime - 1;
+      if (last === null || end > last) last = end;
+    });
+    return last === null ? t("No funded projects: the pathway is business as usual.")
+      : fmt(t("Each funded project abates from its start year for its lifetime only; no renewal or replacement is assumed, so abatement ends after {year}, when the last of them ends."), { year: last });
+  }
+
+  function drawPathway(path, projects) {
+    var nProjects = projects.length;
     var labels = path.chart.labels || [];
     var canvas = document.getElementById("pathway-chart");
     new Chart(canvas, {
@@ -127,8 +140,15 @@
         maintainAspectRatio: false,
         animation: false,
         interaction: { mode: "index", intersect: false },
-        scales: { y: { title: { display: true, text: t("t CO₂e") }, ticks: { callback: function (v) { return num(v); } } } },
-        plugins: { tooltip: { callbacks: { label: function (c) { return c.dataset.label + ": " + num(c.parsed.y); } } } },
+        scales: {
+          // the years of a category axis are labels, not numbers Chart.js formats: written in the page's digits
+          x: { ticks: { callback: function (v) { return N.digits(this.getLabelForValue(v)); } } },
+          y: { title: { display: true, text: t("t CO₂e") }, ticks: { callback: function (v) { return num(v); } } },
+        },
+        plugins: { tooltip: { callbacks: {
+          title: function (items) { return items.length ? N.digits(items[0].label) : ""; },
+          label: function (c) { return c.dataset.label + ": " + num(c.parsed.y); },
+        } } },
       },
       plugins: [milestonePlugin],
     });
@@ -139,16 +159,32 @@
     var d = path.drivers || {};
     var pf = new Intl.NumberFormat(cfg.locale, { style: "percent", maximumFractionDigits: 1, signDisplay: "exceptZero" });
     var pct = function (r) { return typeof r === "number" ? pf.format(r) : t("by year"); };
-    document.getElementById("pathway-drivers").textContent = fmt(
-      t("Business-as-usual drivers a year: population {pop}, GDP {gdp}, emission intensity {int}, grid factor {grid}. Source: {source}"),
-      { pop: pct(d.population_growth), gdp: pct(d.gdp_growth), int: pct(d.intensity_change), grid: pct(d.grid_change),
-        source: path.drivers_source ? t(path.drivers_source) : "" });
+    // The rates as figures and where they come from as a note of its own: the stored source note (the
+    // demo's cites UN DESA and names its assumptions) restates the rates, so they are not put into a
+    // sentence that then repeats them.
+    var drivers = document.getElementById("pathway-drivers");
+    drivers.textContent = "";
+    [
+      [t("Population"), d.population_growth], [t("GDP"), d.gdp_growth],
+      [t("Emission intensity of GDP"), d.intensity_change], [t("Grid emission factor"), d.grid_change],
+    ].forEach(function (row) {
+      var div = document.createElement("div");
+      var dt = document.createElement("dt");
+      dt.textContent = row[0];
+      var dd = document.createElement("dd");
+      dd.textContent = pct(row[1]);
+      div.appendChild(dt);
+      div.appendChild(dd);
+      drivers.appendChild(div);
+    });
+    document.getElementById("pathway-source").textContent = path.drivers_source
+      ? fmt(t("Source: {source}"), { source: t(path.drivers_source) }) : "";
     var tbody = document.querySelector("#milestone-table tbody");
     tbody.textContent = "";
     (path.milestones || []).forEach(function (m) {
       var tr = document.createElement("tr");
       if (MILESTONES.indexOf(m.year) >= 0) tr.className = "key-milestone";
-      [String(m.year), num(m.bau_t), num(m.pathway_t), num(m.abatement_t)].forEach(function (text, i) {
+      [N.digits(m.year), num(m.bau_t), num(m.pathway_t), num(m.abatement_t)].forEach(function (text, i) {
         var cell = document.createElement(i === 0 ? "th" : "td");
         if (i === 0) cell.scope = "row"; else cell.className = "num";
         cell.textContent = text;
@@ -156,6 +192,7 @@
       });
       tbody.appendChild(tr);
     });
+    document.getElementById("lifetime-note").textContent = lifetimeNote(projects);
   }
 
   /** The city's funded projects as pathway projects (none when the funding API is not there). */
@@ -191,7 +228,7 @@
         if (!cfg.year) document.getElementById("year-input").value = inv.year;
         return fundedProjects().then(function (projects) {
           return postJSON("/climate/pathway", { city: cfg.city, base_year: inv.year, gwp: inv.gwp || "ar5", projects: projects })
-            .then(function (path) { drawPathway(path, projects.length); });
+            .then(function (path) { drawPathway(path, projects); });
         });
       })
       .then(function () {

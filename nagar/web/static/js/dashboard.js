@@ -124,7 +124,7 @@
     params.delete("lang");
     var base = params.toString();
     window.history.replaceState(null, "", "?" + base);
-    document.querySelectorAll("a.lang-link").forEach(function (a) {
+    document.querySelectorAll(".languages a.lang-link").forEach(function (a) {
       var p = new URLSearchParams(base);
       p.set("lang", a.dataset.lang);
       a.setAttribute("href", "?" + p.toString());
@@ -657,7 +657,7 @@
     ])
       .then(function (res) {
         if (token !== loadToken) return null;
-        state.stations = res[0].items || [];
+        state.stations = (res[0].items || []).filter(N.measuresAir);  // not a rooftop-solar meter
         state.latest = res[1].items || [];
         var ids = state.stations.map(function (s) { return s.id; });
         if (wantedStation && ids.indexOf(wantedStation) >= 0) state.stationId = wantedStation;

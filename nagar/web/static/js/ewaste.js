@@ -24,8 +24,10 @@
 
   var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 1 });
   var pf = new Intl.NumberFormat(cfg.locale, { style: "percent", maximumFractionDigits: 3 });
+  /** kg as tonnes with one decimal; an amount too small for that keeps two significant digits (0.004 t,
+   *  not 0 next to a non-zero collection rate). */
   function tonnes(kg) {
-    return kg === null || kg === undefined ? "–" : nf.format(kg / 1000);
+    return kg === null || kg === undefined ? "–" : N.amount(kg / 1000, 1);
   }
   function pct(v) {
     return v === null || v === undefined ? "–" : pf.format(v);
@@ -69,7 +71,7 @@
     });
     new Chart(document.getElementById("generation-chart"), {
       type: "bar",
-      data: { labels: years.map(String), datasets: datasets },
+      data: { labels: years.map(N.digits), datasets: datasets },
       options: {
         maintainAspectRatio: false,
         animation: false,
@@ -92,7 +94,7 @@
     tbody.textContent = "";
     (rates.items || []).forEach(function (r) {
       var tr = document.createElement("tr");
-      [String(r.year), CATEGORIES[r.category](), tonnes(r.generated_kg), tonnes(r.collected_kg), pct(r.rate),
+      [N.digits(r.year), CATEGORIES[r.category](), tonnes(r.generated_kg), tonnes(r.collected_kg), pct(r.rate),
         pct(r.target)].forEach(function (v, i) {
         var td = document.createElement("td");
         td.textContent = v;
@@ -127,7 +129,7 @@
       m.addTo(map);
     });
     document.getElementById("ewaste-map").dataset.markers = String(points.length);
-    document.getElementById("points-meta").textContent = String(points.length);
+    document.getElementById("points-meta").textContent = N.num(points.length);
   }
 
   function start() {

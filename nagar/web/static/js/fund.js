@@ -29,11 +29,8 @@
     return SECTORS[id] ? SECTORS[id].colour : "#9aa5a1";
   }
 
-  var compact = new Intl.NumberFormat(cfg.locale, { notation: "compact", maximumFractionDigits: 1 });
   var num = N.num;
-  function short(v) {
-    return v === null || v === undefined || isNaN(v) ? "–" : compact.format(v);
-  }
+  var short = N.short;  // compact ("20B"; in Bengali lakh and crore, the browser's compact form being wrong)
 
   var getJSON = N.getJSON;
   var api = N.api;

@@ -26,10 +26,57 @@
   function num(v) {
     return v === null || v === undefined || isNaN(v) ? "–" : nf.format(v);
   }
+  // Times in the city's own zone (named in the panels' notes), as on the other pages; set in start().
+  var hourFmt = N.dateFormatter(null, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  var zoneName = "";
   function hourLabel(iso) {
-    var s = String(iso).replace("T", " ");
-    return s.slice(5, 16);
+    return hourFmt.format(new Date(iso));
   }
+  var PARAMETERS = { pm25: "PM2.5", pm10: "PM10", pm1: "PM1", o3: "O₃", no2: "NO₂", no: "NO", so2: "SO₂", co: "CO" };
+
+  // A fault's detail is written in English by the detectors (nagar/quality); these are its forms, each
+  // shown through the catalogue with its numbers in the page's locale. A detail of another form is shown
+  // as it is.
+  var NUMBER = "([-+]?\\d+(?:\\.\\d+)?(?:e[-+]?\\d+)?)";
+  var signed = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 1, signDisplay: "exceptZero" });
+  function n(x) { return nf.format(parseFloat(x)); }
+  function sn(x) { return signed.format(parseFloat(x)); }
+  var DETAILS = [
+    [/^value NUM unchanged for NUM h \(limit NUM h\)$/, function (m) {
+      return fmt(t("value {value} unchanged for {hours} h (limit {limit} h)"), { value: n(m[1]), hours: n(m[2]), limit: n(m[3]) });
+    }],
+    [/^NUM vs window median NUM \(NUM scaled MADs; jumps NUM, NUM per reading\)$/, function (m) {
+      return fmt(t("{value} against a window median of {median} ({z} scaled MADs; jumps {up} and {down} per reading)"),
+        { value: n(m[1]), median: n(m[2]), z: n(m[3]), up: sn(m[4]), down: sn(m[5]) });
+    }],
+    [/^negative value NUM$/, function (m) { return fmt(t("negative value {value}"), { value: n(m[1]) }); }],
+    [/^NUM below the physical minimum NUM$/, function (m) {
+      return fmt(t("{value} below the physical minimum {minimum}"), { value: n(m[1]), minimum: n(m[2]) });
+    }],
+    [/^NUM above the instrument range NUM$/, function (m) {
+      return fmt(t("{value} above the instrument range {maximum}"), { value: n(m[1]), maximum: n(m[2]) });
+    }],
+    [/^time in the future$/, function () { return t("time in the future"); }],
+    [/^off the series' NUM-minute clock$/, function (m) {
+      return fmt(t("off the series' {minutes}-minute clock"), { minutes: n(m[1]) });
+    }],
+    [/^burst: less than a quarter interval after the previous reading$/, function () {
+      return t("burst: less than a quarter interval after the previous reading");
+    }],
+    [/^ratio to the median of NUM neighbours within NUM km moved NUM % \(Theil-Sen over NUM days\)$/, function (m) {
+      return fmt(t("ratio to the median of {n} neighbours within {km} km moved {pct} % (Theil-Sen over {days} days)"),
+        { n: n(m[1]), km: n(m[2]), pct: sn(m[3]), days: n(m[4]) });
+    }],
+  ].map(function (d) { return [new RegExp(d[0].source.replace(/NUM/g, NUMBER)), d[1]]; });
+  function detailText(detail) {
+    var text = String(detail || "");
+    for (var i = 0; i < DETAILS.length; i++) {
+      var m = DETAILS[i][0].exec(text);
+      if (m) return DETAILS[i][1](m);
+    }
+    return text;
+  }
+  window.nagarQuality = { detailText: detailText };  // for the page tests
 
   var getJSON = N.getJSON;
   var api = N.api;
@@ -53,8 +100,8 @@
       a.href = "?city=" + encodeURIComponent(cfg.city) + "&station=" + encodeURIComponent(it.station) + "&lang=" + encodeURIComponent(body.dataset.lang || "en");
       a.textContent = it.name || it.station;
       th.appendChild(a);
-      KINDS.forEach(function (k) { cell(tr, String(it.by_kind[k] || 0), "num"); });
-      cell(tr, String(it.overridden || 0), "num");
+      KINDS.forEach(function (k) { cell(tr, N.num(it.by_kind[k] || 0), "num"); });
+      cell(tr, N.num(it.overridden || 0), "num");
       tbody.appendChild(tr);
     });
   }
@@ -62,6 +109,7 @@
   // ------------------------------------------------------------------------------ series
 
   var seriesChart = null;
+  var stationNames = {};
   function drawSeries(s) {
     var labels = s.points.map(function (p) { return hourLabel(p.time); });
     var raw = s.points.map(function (p) { return p.value; });
@@ -87,7 +135,7 @@
     box.dataset.points = String(labels.length);
     box.dataset.flagged = String(nFlagged);
     document.getElementById("series-meta").textContent = fmt(t("{station}: {n} readings, {k} flagged"), {
-      station: s.station, n: labels.length, k: nFlagged,
+      station: stationNames[s.station] || s.station, n: labels.length, k: nFlagged,
     });
   }
 
@@ -102,10 +150,10 @@
     res.items.forEach(function (f) {
       var tr = document.createElement("tr");
       cell(tr, hourLabel(f.time));
-      cell(tr, f.parameter);
+      cell(tr, PARAMETERS[f.parameter] || f.parameter);
       cell(tr, (KIND_NAMES[f.kind] ? KIND_NAMES[f.kind]() : f.kind) + (f.overridden ? " (" + t("overridden") + ")" : ""));
       cell(tr, num(f.value), "num");
-      cell(tr, f.detail, "muted");
+      cell(tr, detailText(f.detail), "muted");
       tbody.appendChild(tr);
     });
   }
@@ -117,7 +165,8 @@
     var item = fc.items[0];
     var meta = document.getElementById("forecast-meta");
     if (!item) {
-      meta.textContent = t("No forecast yet (trained in the background, or `nagar forecast train`).");
+      N.textWithCode(meta, t("No forecast yet: forecasts are trained in the background, or with the command {command}."),
+        "nagar forecast train");
       return;
     }
     var pts = item.items;
@@ -144,7 +193,7 @@
       },
     });
     document.getElementById("forecast-box").dataset.points = String(pts.length);
-    meta.textContent = fmt(t("issued {time} UTC, {standard}"), { time: hourLabel(item.issued_at), standard: item.standard });
+    meta.textContent = fmt(t("issued {time} {zone}, {standard}"), { time: hourLabel(item.issued_at), zone: zoneName, standard: item.standard });
     var sk = (skill.items || []).filter(function (s) { return s.station === item.station; })[0];
     if (sk && sk.n) {
       document.getElementById("skill-line").textContent = fmt(
@@ -165,14 +214,25 @@
         N.setMessages(res[0].messages);
         setStatus(t("Loading…"));
         N.fillCities(res[1].items || [], cfg.city);
-        return api(base + "/quality/summary");
+        var city = (res[1].items || []).filter(function (c) { return c.id === cfg.city; })[0];
+        if (city && city.timezone) {
+          hourFmt = N.dateFormatter(city.timezone, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+          zoneName = N.zoneLabel(city.timezone);
+        }
+        document.getElementById("faults-meta").textContent = zoneName ? fmt(t("Times in {zone}"), { zone: zoneName }) : "";
+        return Promise.all([api(base + "/quality/summary"), api("/stations", { city: cfg.city }).catch(function () { return { items: [] }; })]);
       })
-      .then(function (summary) {
+      .then(function (both) {
+        // only the stations that measure air pollutants (not the city's rooftop-solar meter)
+        var summary = both[0], other = {};
+        (both[1].items || []).forEach(function (st) { if (!N.measuresAir(st)) other[st.id] = true; });
+        summary.items = summary.items.filter(function (it) { return !other[it.station]; });
         if (!cfg.station) {
           // the station with the most faults, else the first
           var best = summary.items.slice().sort(function (a, b) { return b.total - a.total; })[0];
           cfg.station = best ? best.station : "";
         }
+        summary.items.forEach(function (it) { stationNames[it.station] = it.name || it.station; });
         drawCounts(summary);
         if (!cfg.station) return null;
         var st = encodeURIComponent(cfg.station);

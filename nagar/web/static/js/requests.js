@@ -15,7 +15,7 @@
   var t = N.t;
   var fmt = N.fmt;
   var nf = new Intl.NumberFormat(cfg.locale, { maximumFractionDigits: 1 });
-  var df = new Intl.DateTimeFormat(cfg.locale, { dateStyle: "medium", timeStyle: "short", hourCycle: "h23" });
+  var df = N.dateFormatter(null);  // in the city's zone once the city is known
 
   var getJSON = N.getJSON;
   function api(path, params) {
@@ -68,8 +68,8 @@
     summary.services.forEach(function (s) {
       var tr = document.createElement("tr");
       cell(tr, t(s.service_name));
-      cell(tr, String(open[s.service_code] || 0), "num");
-      cell(tr, String(closed[s.service_code] || 0), "num");
+      cell(tr, N.num(open[s.service_code] || 0), "num");
+      cell(tr, N.num(closed[s.service_code] || 0), "num");
       tbody.appendChild(tr);
       var li = document.createElement("li");
       var sw = document.createElement("span");
@@ -86,7 +86,7 @@
     tbody.textContent = "";
     items.forEach(function (b) {
       var tr = document.createElement("tr");
-      cell(tr, "#" + b.service_request_id);
+      cell(tr, "#" + N.digits(b.service_request_id));
       cell(tr, t(b.service_name));
       cell(tr, nf.format(b.hours_overdue), "num");
       tbody.appendChild(tr);
@@ -104,14 +104,7 @@
     ])
       .then(function (res) {
         N.setMessages(res[0].messages);
-        var select = document.getElementById("city-select");
-        (res[2].items || []).forEach(function (c) {
-          if (c.id === cfg.city) return;
-          var o = document.createElement("option");
-          o.value = c.id;
-          o.textContent = t(c.name);
-          select.appendChild(o);
-        });
+        N.fillCities(res[2].items || [], cfg.city, true);  // by name, not id
         var summary = res[3];
         var index = {};
         summary.services.forEach(function (s, i) { index[s.service_code] = i; });
@@ -119,6 +112,7 @@
           return COLOURS[(index[code] === undefined ? COLOURS.length - 1 : index[code]) % COLOURS.length];
         }
         var here = (res[2].items || []).filter(function (c) { return c.id === cfg.city; })[0];
+        if (here && here.timezone) df = N.dateFormatter(here.timezone);
         drawMap(res[1], summary, colourOf, here ? [here.lat, here.lon] : [23.78, 90.4]);
         drawCounts(summary, colourOf);
         drawBreaches(res[4].items || []);

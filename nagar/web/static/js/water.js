@@ -80,8 +80,8 @@
       cell(tr, it.water_body || "–");
       cell(tr, num(it.wqi, nf0), "num");
       cell(tr, c ? c.label() : t("Too few samples"));
-      cell(tr, String(it.tests), "num");
-      cell(tr, String(it.failed_tests), "num");
+      cell(tr, N.num(it.tests), "num");
+      cell(tr, N.num(it.failed_tests), "num");
       tbody.appendChild(tr);
       if (it.lat === null || it.lon === null) return;
       var m = L.circleMarker([it.lat, it.lon], {
@@ -147,19 +147,25 @@
     return key;
   }
 
+  /** A water station's name (the exceedances name stations by id). */
+  function stationName(id) {
+    for (var j = 0; j < state.stations.length; j++) if (state.stations[j].id === id) return state.stations[j].name;
+    return id;
+  }
+
   function drawExceedances(res) {
     var tbody = document.querySelector("#exceed-table tbody");
     tbody.textContent = "";
     res.items.slice(0, 25).forEach(function (i) {
       var tr = document.createElement("tr");
       cell(tr, df.format(new Date(i.time)));
-      cell(tr, i.station);
+      cell(tr, stationName(i.station));
       cell(tr, parameterName(i.parameter));
       cell(tr, i.qualifier + num(i.value) + " " + i.unit, "num");
       cell(tr, (i.side === "lower" ? "≥ " : "≤ ") + num(i.objective), "num");
       tbody.appendChild(tr);
     });
-    document.getElementById("exceed-meta").textContent = fmt(t("{failed} of {tests} tests failed"), { failed: res.failed, tests: res.tests });
+    document.getElementById("exceed-meta").textContent = fmt(t("{failed} of {tests} tests failed"), { failed: N.num(res.failed), tests: N.num(res.tests) });
   }
 
   function load() {
@@ -199,6 +205,7 @@
     }).then(function (res) {
       state.objectives = res[0]["default"];
       state.parameters = res[2].items;
+      state.stations = res[1].items || [];
       fillSelect("objectives-select", res[0].items.map(function (s) { return { value: s.id, label: t(s.name) }; }), state.objectives);
       fillSelect("station-select", res[1].items.map(function (s) { return { value: s.id, label: s.name }; }), res[1].items.length ? res[1].items[0].id : "");
       fillSelect("parameter-select", res[2].items.map(function (p) { return { value: p.key, label: t(p.name) }; }), "do");
