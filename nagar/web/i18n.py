@@ -254,7 +254,10 @@ def update_catalogues() -> None:
                 "# `python -m nagar.web.i18n` to add new msgids (empty) and drop unused ones."
             ),
         )
+        created = catalog.creation_date
         catalog.update(template, no_fuzzy_matching=True)
+        catalog.creation_date = created  # update() takes the template's: a run that changes no message
+        # would rewrite every file for its date alone
         catalog.obsolete.clear()
         if lang == DEFAULT_LANGUAGE:
             for message in catalog:
@@ -262,8 +265,11 @@ def update_catalogues() -> None:
                     message.string = message.id
         path = po_path(lang)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as f:
-            write_po(f, catalog, width=100, sort_output=True, include_lineno=False)
+        old = path.read_bytes() if path.exists() else None
+        buf = io.BytesIO()
+        write_po(buf, catalog, width=100, sort_output=True, include_lineno=False)
+        if buf.getvalue() != old:
+            path.write_bytes(buf.getvalue())
     translations.cache_clear()
 
 
