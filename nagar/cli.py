@@ -4,21 +4,87 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from nagar.core.errors import NagarError
 from nagar.core.settings import Settings
 from nagar.ingest.report import EXIT_STATUS_HELP, exit_status, rejected_table
 
-app = typer.Typer(help="Nagar: open urban environment platform.", no_args_is_help=True, add_completion=False)
+CREATES_DATABASE = frozenset({("init",), ("demo",), ("serve",)})
+"""Commands that may create a missing DuckDB file: ``init`` (its job), ``demo`` (builds demo data into it) and
+``serve`` (says so when it starts on a new, empty file). Every other command that takes ``--db`` reads or
+writes existing data and refuses a missing file (:func:`_refuse_missing_database`)."""
+
+
+class _GuardedGroup(TyperGroup):
+    """A command group that, before running one of its commands, refuses a DuckDB file that does not exist
+    (opening it would silently create an empty database, typically ``data/nagar.duckdb`` in whatever folder
+    the command was run from). Used for ``nagar`` and every group mounted on it."""
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]):
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None and not isinstance(cmd, TyperGroup) and not ctx.resilient_parsing:
+            _refuse_missing_database(ctx, cmd, name, rest)
+        return name, cmd, rest
+
+
+def _command_path(ctx: typer.Context, name: str) -> tuple[str, ...]:
+    parts = []
+    while ctx.parent is not None:  # the root context's name is the program's, not a command
+        parts.append(ctx.info_name)
+        ctx = ctx.parent
+    return (*reversed(parts), name)
+
+
+def _refuse_missing_database(ctx: typer.Context, cmd, name: str, args: list[str]) -> None:
+    """Fail (exit 2, one message) when ``cmd`` would open a DuckDB file that does not exist, unless it is one
+    of :data:`CREATES_DATABASE`. Commands without a ``--db`` option, ``--help`` and PostgreSQL
+    (``NAGAR_DATABASE_URL``) are left alone."""
+    if not any(p.name == "db" for p in cmd.params):
+        return
+    if set(cmd.get_help_option_names(ctx)) & set(args):
+        return
+    if _command_path(ctx, name) in CREATES_DATABASE:
+        return
+    parsed = cmd.make_context(name, list(args), parent=ctx, resilient_parsing=True)  # no prompts, no callbacks
+    db = parsed.params.get("db") or ctx.params.get("db")
+    settings = _from_env(db=db)
+    if not settings.database_url and not Path(settings.db).exists():
+        _fail(_no_database(settings, db))
+
+
+def _from_env(**overrides) -> Settings:
+    """``Settings.from_env``, with a bad NAGAR_* value as one message (the variable and why), not a traceback."""
+    try:
+        return Settings.from_env(**overrides)
+    except ValidationError as exc:
+        _fail(NagarError("; ".join(f"NAGAR_{'.'.join(map(str, e['loc'])).upper()}: "
+                                   f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors()),
+                         field="settings"))
+
+
+def _no_database(settings: Settings, db: Optional[Path]) -> NagarError:
+    """The error for a DuckDB file that is not there: its full path, and how to point at the right one."""
+    default = ("" if db is not None or os.environ.get("NAGAR_DB") else
+               f" (the default {settings.db} is relative to the current folder, {Path.cwd()})")
+    return NagarError(f"no Nagar database at {Path(settings.db).resolve()}{default}. Point at yours with --db PATH "
+                      "or NAGAR_DB=PATH; or create a new, empty one with `nagar init` (or demo data with "
+                      "`nagar demo`)", field="db")
+
+
+app = typer.Typer(help="Nagar: open urban environment platform.", no_args_is_help=True, add_completion=False,
+                  cls=_GuardedGroup)
 admin_app = typer.Typer(help="Accounts and roles (run on the server, with the database closed)",
                         no_args_is_help=True, add_completion=False)
 console = Console()
@@ -26,12 +92,12 @@ err = Console(stderr=True)
 
 
 def _settings(db: Optional[Path], *, must_exist: bool = False) -> Settings:
-    settings = Settings.from_env(db=db)
+    settings = _from_env(db=db)
     path = Path(str(settings.db))
     if path.suffix.lower() not in (".duckdb", ".db", ".ddb"):
         _fail(NagarError(f"{path} does not look like a Nagar database: use a .duckdb file", field="db"))
-    if must_exist and not path.exists():
-        _fail(NagarError(f"no database at {path} (run `nagar demo` or `nagar serve` to create one)", field="db"))
+    if must_exist and not settings.database_url and not path.exists():
+        _fail(_no_database(settings, db))
     return settings
 
 
@@ -106,13 +172,18 @@ def serve(
 
     if server not in http_server.SERVERS:
         _fail(NagarError(f"--server must be one of {', '.join(http_server.SERVERS)}, not {server!r}", field="server"))
-    settings = Settings.from_env(db=db, host=host, port=port)
+    settings = _from_env(db=db, host=host, port=port)
+    fresh = not settings.database_url and not Path(settings.db).exists()
     try:
         application = create_app(settings)
     except NagarError as exc:
         _fail(exc)
     _check_port(settings.host, settings.port)
-    console.print(f"Nagar on [bold]http://{settings.host}:{settings.port}/[/] (API docs at /docs), store {settings.db}")
+    store_note = f"store {settings.db}"
+    if fresh:  # not silently: a server started in the wrong folder would otherwise look merely empty
+        store_note = (f"store {Path(settings.db).resolve()} [bold yellow](new and empty: there was no database "
+                      "there; stop and pass --db or NAGAR_DB if yours is elsewhere)[/]")
+    console.print(f"Nagar on [bold]http://{settings.host}:{settings.port}/[/] (API docs at /docs), {store_note}")
     http_server.run(application, settings, server=server, access_log=access_log)
 
 
@@ -128,7 +199,7 @@ def demo(
     from nagar.demo.service import has_demo, load_demo
     from nagar.store import open_store
 
-    settings = Settings.from_env(db=db, port=port)
+    settings = _from_env(db=db, port=port)
     if serve_after:
         _check_port(settings.host, settings.port)  # before minutes of data generation, not after
     hints = ["nagar cities", "nagar inventory show --city dhaka --year 2023", "nagar plan --help",
@@ -261,6 +332,11 @@ def ingest(
     reactions = None
     try:
         store = open_store(settings)
+        if city is not None and store.get_city(city) is None:
+            store.close()
+            raise NagarError(f"no city {city!r} in {settings.db}: create it first with `nagar cities add {city} "
+                             "--name NAME --country CC --timezone AREA/CITY --lat LAT --lon LON` (see `nagar cities "
+                             "add --help`); `nagar cities` lists the cities there are", field="city")
         from nagar.reactions import Reactions
 
         # alert rules evaluated as the batches are written; faults examined once the file is in (drain below)
@@ -410,8 +486,54 @@ def standards() -> None:
 
 
 @app.command()
-def cities(db: Optional[Path] = DbOpt) -> None:
-    """List registered cities and their stations."""
+def init(db: Optional[Path] = DbOpt) -> None:
+    """Create a new, empty database (tables only; nothing if it exists). Then: `nagar admin create-user`."""
+    from nagar.store import open_store
+
+    settings = _settings(db)
+    if settings.database_url:
+        where, existed = "the PostgreSQL database of NAGAR_DATABASE_URL", True
+    else:
+        where, existed = str(Path(settings.db).resolve()), Path(settings.db).exists()
+    try:
+        open_store(settings).close()  # creates the file and applies every migration
+    except NagarError as exc:
+        _fail(exc)
+    if existed:
+        console.print(f"Database {where} is ready (it existed; pending migrations, if any, are applied).")
+    else:
+        console.print(f"Created an empty Nagar database at [bold]{where}[/].")
+    extra = f" --db {settings.db}" if db is not None else ""
+    console.print("Next: a platform admin, then the server:\n"
+                  f"  nagar admin create-user admin --platform-admin{extra}\n"
+                  f"  nagar serve{extra}\n"
+                  f"Cities and stations: `nagar cities add --help`, `nagar stations add --help`, or the API (/docs).")
+
+
+cities_app = typer.Typer(help="Cities: list them (`nagar cities`) or add one (`nagar cities add`)",
+                         add_completion=False)
+stations_app = typer.Typer(help="Stations: list them (`nagar stations`) or add one (`nagar stations add`)",
+                           add_completion=False)
+
+
+def _validated(model, **fields):
+    """``model(**fields)`` or a clean error naming the option (``--lat``) and the reason, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "input"
+        reason = first["msg"].removeprefix("Value error, ")
+        raise NagarError(reason, field=name) from None
+
+
+@cities_app.callback(invoke_without_command=True)
+def cities(ctx: typer.Context, db: Optional[Path] = DbOpt) -> None:
+    """List registered cities and their stations (or a subcommand: `add`)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from nagar.store import open_store
 
     try:
@@ -419,13 +541,116 @@ def cities(db: Optional[Path] = DbOpt) -> None:
     except NagarError as exc:
         _fail(exc)
     t = Table()
-    for c in ("id", "name", "country", "timezone", "standard", "stations"):
+    for c in ("id", "name", "country", "timezone", "standard", "open data", "stations"):
         t.add_column(c)
     for c in store.list_cities():
         t.add_row(c["id"], c["name"], c["country"], c["timezone"], c["standard"] or "",
-                  str(len(store.list_stations(city=c["id"]))))
+                  "yes" if c.get("open_data") else "no", str(len(store.list_stations(city=c["id"]))))
     console.print(t)
+    if not store.list_cities():
+        console.print("No cities yet: add one with `nagar cities add --help`.")
     store.close()
+
+
+@cities_app.command("add")
+def cities_add(
+    city_id: str = typer.Argument(..., metavar="ID", help="Short id used in URLs and files, e.g. dhaka-north"),
+    name: str = typer.Option(..., help="Display name, e.g. 'Dhaka North'"),
+    country: str = typer.Option(..., help="ISO 3166-1 alpha-2 country code, e.g. BD"),
+    timezone: str = typer.Option(..., "--timezone", help="IANA time zone, e.g. Asia/Dhaka"),
+    lat: float = typer.Option(..., help="Latitude of the centre [degrees]"),
+    lon: float = typer.Option(..., help="Longitude of the centre [degrees]"),
+    standard: Optional[str] = typer.Option(None, help="AQI standard id (`nagar standards`; default: the server's)"),
+    open_data: bool = typer.Option(False, "--open-data/--private",
+                                   help="Publish as open data (anyone reads it without signing in)"),
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """Register a city (as `POST /api/v1/cities` does; audited as done by `cli`)."""
+    from nagar.registry import service
+    from nagar.registry.models import CityCreate
+    from nagar.security import audit
+    from nagar.store import open_store
+
+    try:
+        city = _validated(CityCreate, id=city_id, name=name, country=country, timezone=timezone, lat=lat, lon=lon,
+                          standard=standard, open_data=open_data)
+        settings = _settings(db)
+        store = open_store(settings)
+        try:
+            row = service.create_city(store, city=city, settings=settings)
+            audit.record(store, actor="cli", action="city.create", city=city.id, target=f"city:{city.id}",
+                         details=city.model_dump())
+        finally:
+            store.close()
+    except NagarError as exc:
+        _fail(exc)
+    console.print(f"Created city [bold]{row['id']}[/] ({row['name']}, {row['country']}, {row['timezone']}, "
+                  f"AQI standard {row['standard']}, {'open data' if row.get('open_data') else 'private'}). "
+                  f"Next: `nagar stations add STATION-ID --city {row['id']} ...`")
+
+
+@stations_app.callback(invoke_without_command=True)
+def stations(ctx: typer.Context, city: Optional[str] = typer.Option(None, help="Only this city's stations"),
+             db: Optional[Path] = DbOpt) -> None:
+    """List stations (or a subcommand: `add`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from nagar.registry import service
+    from nagar.store import open_store
+
+    try:
+        store = open_store(_settings(db, must_exist=True))
+        try:
+            rows = service.list_stations(store, city=city)
+        finally:
+            store.close()
+    except NagarError as exc:
+        _fail(exc)
+    t = Table()
+    for c in ("id", "city", "name", "lat", "lon", "parameters"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(r["id"], r["city"], r["name"], f"{r['lat']:.5f}", f"{r['lon']:.5f}", ", ".join(r["parameters"]))
+    console.print(t)
+    if not rows:
+        console.print("No stations yet: add one with `nagar stations add --help`.")
+
+
+@stations_app.command("add")
+def stations_add(
+    station_id: str = typer.Argument(..., metavar="ID", help="Station id, unique across cities, e.g. dn-mirpur-10"),
+    city: str = typer.Option(..., help="Id of the city it belongs to (`nagar cities`)"),
+    name: str = typer.Option(..., help="Display name"),
+    lat: float = typer.Option(..., help="Latitude [degrees]"),
+    lon: float = typer.Option(..., help="Longitude [degrees]"),
+    parameters: str = typer.Option("", help="What it measures, comma-separated, e.g. pm25,pm10,no2"),
+    source: Optional[str] = typer.Option(None, help="Where its metadata came from"),
+    db: Optional[Path] = DbOpt,
+) -> None:
+    """Register a station (as `POST /api/v1/stations` does; audited as done by `cli`)."""
+    from nagar.registry import service
+    from nagar.registry.models import StationCreate
+    from nagar.security import audit
+    from nagar.store import open_store
+
+    try:
+        station = _validated(StationCreate, id=station_id, city=city, name=name, lat=lat, lon=lon,
+                             parameters=[p.strip() for p in parameters.split(",") if p.strip()], source=source)
+        store = open_store(_settings(db))
+        try:
+            if store.get_city(station.city) is None:
+                raise NagarError(f"no city {station.city!r}: `nagar cities` lists them, `nagar cities add` "
+                                 "creates one", field="city")
+            row = service.create_station(store, station=station)
+            audit.record(store, actor="cli", action="station.create", city=station.city,
+                         target=f"station:{station.id}", details=station.model_dump())
+        finally:
+            store.close()
+    except NagarError as exc:
+        _fail(exc)
+    params = ", ".join(row["parameters"]) or "no parameters listed"
+    console.print(f"Created station [bold]{row['id']}[/] in {row['city']} ({row['name']}, {row['lat']:g}, "
+                  f"{row['lon']:g}; {params}).")
 
 
 @admin_app.command("create-user")
@@ -506,24 +731,26 @@ def _mount_subcommands() -> None:
     from nagar.alerts.cli import app as alerts_app
     from nagar.ngsild.cli import app as ngsild_app
 
-    app.add_typer(admin_app, name="admin")
-    app.add_typer(audit_app, name="audit")
-    app.add_typer(climate_app, name="inventory")
-    app.add_typer(mqtt_app, name="ingest-mqtt")
-    app.add_typer(funding_app, name="plan")
-    app.add_typer(lake_app, name="lake")
-    app.add_typer(ewaste_app, name="ewaste")
-    app.add_typer(water_app, name="water")
-    app.add_typer(alerts_app, name="alerts")
+    app.add_typer(cities_app, name="cities", cls=_GuardedGroup)
+    app.add_typer(stations_app, name="stations", cls=_GuardedGroup)
+    app.add_typer(admin_app, name="admin", cls=_GuardedGroup)
+    app.add_typer(audit_app, name="audit", cls=_GuardedGroup)
+    app.add_typer(climate_app, name="inventory", cls=_GuardedGroup)
+    app.add_typer(mqtt_app, name="ingest-mqtt", cls=_GuardedGroup)
+    app.add_typer(funding_app, name="plan", cls=_GuardedGroup)
+    app.add_typer(lake_app, name="lake", cls=_GuardedGroup)
+    app.add_typer(ewaste_app, name="ewaste", cls=_GuardedGroup)
+    app.add_typer(water_app, name="water", cls=_GuardedGroup)
+    app.add_typer(alerts_app, name="alerts", cls=_GuardedGroup)
     from nagar.quality.cli import app as quality_app
 
-    app.add_typer(quality_app, name="quality")
+    app.add_typer(quality_app, name="quality", cls=_GuardedGroup)
     from nagar.forecast.cli import app as forecast_app
 
-    app.add_typer(forecast_app, name="forecast")
-    app.add_typer(requests_app, name="requests")
-    app.add_typer(opendata_app, name="opendata")
-    app.add_typer(ngsild_app, name="ngsild")
+    app.add_typer(forecast_app, name="forecast", cls=_GuardedGroup)
+    app.add_typer(requests_app, name="requests", cls=_GuardedGroup)
+    app.add_typer(opendata_app, name="opendata", cls=_GuardedGroup)
+    app.add_typer(ngsild_app, name="ngsild", cls=_GuardedGroup)
 
 
 _mount_subcommands()

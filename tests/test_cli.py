@@ -52,9 +52,10 @@ def test_ingest_command(tmp_path):
     assert r.exit_code == 2 and "no such file" in r.output
 
 
-def test_ingest_mqtt_forwards_to_the_subscriber(monkeypatch):
+def test_ingest_mqtt_forwards_to_the_subscriber(monkeypatch, tmp_path):
     """`nagar ingest mqtt ...` is the MQTT subscriber's `run` with the same options."""
     import nagar.ingest.mqtt_cli as mqtt_cli
+    from nagar.store.duckdb import DuckDBStore
 
     seen = {}
 
@@ -62,13 +63,18 @@ def test_ingest_mqtt_forwards_to_the_subscriber(monkeypatch):
         seen["args"] = args
 
     monkeypatch.setattr(mqtt_cli, "app", fake)
+    monkeypatch.chdir(tmp_path)
+    DuckDBStore(tmp_path / "x.duckdb").close()  # a database that exists (a missing one is refused first)
     r = runner.invoke(app, ["ingest", "mqtt", "--host", "127.0.0.1", "--port", "1999", "--db", "x.duckdb"])
     assert r.exit_code == 0, r.output
     assert seen["args"] == ["run", "--host", "127.0.0.1", "--port", "1999", "--db", "x.duckdb"]
 
 
 def test_ingest_refuses_stray_arguments(tmp_path):
-    r = runner.invoke(app, ["ingest", str(tmp_path / "a.csv"), "--bogus", "1"])
+    from nagar.store.duckdb import DuckDBStore
+
+    DuckDBStore(tmp_path / "s.duckdb").close()
+    r = runner.invoke(app, ["ingest", str(tmp_path / "a.csv"), "--bogus", "1", "--db", str(tmp_path / "s.duckdb")])
     assert r.exit_code == 2 and "unexpected argument" in r.output
 
 
@@ -141,6 +147,7 @@ def test_create_user_reads_the_password_from_stdin_when_not_a_terminal(tmp_path)
     from nagar.store.duckdb import DuckDBStore
 
     db = str(tmp_path / "u.duckdb")
+    assert runner.invoke(app, ["init", "--db", db]).exit_code == 0  # create-user needs a database
     r = runner.invoke(app, ["admin", "create-user", "alice", "--db", db], input="correct-horse-battery-9\n")
     assert r.exit_code == 0 and "Created user alice" in r.output, r.output
     r = runner.invoke(app, ["admin", "create-user", "bob", "--password-stdin", "--db", db], input="")

@@ -42,6 +42,20 @@ def _form_fields(request: Request) -> list[str]:
     return [f.alias for f in getattr(dependant, "body_params", []) if isinstance(f.field_info, Form)]
 
 
+API_AUTH_DESCRIPTION = """
+
+**Signing in.** Press *Authorize*: either sign in with a username and password (OAuth2 password grant on
+`POST /api/v1/auth/token`; the access token lasts 15 minutes) or paste an API key (`X-API-Key`). A platform
+admin is made on the server with `nagar admin create-user NAME --platform-admin`; create a long-lived key with
+`POST /api/v1/keys`. Routes with a padlock need one of these; open padlocks read more when you are signed in
+(your cities besides the open-data ones).
+
+**Signed in to the dashboard in this browser?** Its session cookie goes with every request from this page.
+Reads work with it, but a write with only that cookie is refused ("missing or wrong CSRF token"): authorize
+here with an API key or a token, which take precedence over the cookie and need no CSRF header.
+"""
+
+
 def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     """Build the app. ``store`` may be handed in (tests, the demo); otherwise it is opened from settings."""
     settings = settings or get_settings()
@@ -83,7 +97,8 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
         version=nagar.__version__,
         description="Open urban environment platform: stations and observations, air quality, the GHG inventory and "
                     "the climate fund, e-waste, water quality, alerts, forecasts and data quality, citizen service "
-                    "requests (Open311 GeoReport v2), open data (DCAT-AP) and an NGSI-LD context broker.",
+                    "requests (Open311 GeoReport v2), open data (DCAT-AP) and an NGSI-LD context broker."
+                    + API_AUTH_DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # served from the package by nagar.security.http.docs_router (no CDN, no inline script)
         redoc_url=None,
@@ -217,4 +232,7 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
             web_views.mount_static(app)
     app.include_router(docs_router)
     check_routes(app)
+    from nagar.security.permissions import install_openapi_security
+
+    install_openapi_security(app)  # Authorize button and padlocks on /docs
     return app

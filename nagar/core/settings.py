@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class Settings(BaseModel):
@@ -44,8 +45,12 @@ class Settings(BaseModel):
     login_max_failures: int = Field(5, description="Failed logins before an account is locked.")
     login_lock_minutes: int = Field(15, description="First lock-out; doubles with every further failure.")
     device_max_skew_s: int = Field(300, description="Largest age (or clock skew) of a signed device request.")
-    cookie_secure: bool = Field(True, description="Mark the dashboard session cookie Secure (HTTPS only; "
-                                                   "browsers also accept it on http://localhost).")
+    cookie_secure: Literal["auto", "true", "false"] = Field(
+        "auto", description="Mark the dashboard's cookies (session, CSRF, sign-in form) Secure "
+        "(NAGAR_COOKIE_SECURE): `auto` (default) when the request reached Nagar over HTTPS, directly or as "
+        "reported by a peer in `trusted_proxies` (X-Forwarded-Proto), and not over plain HTTP, where a browser "
+        "would drop a Secure cookie and sign-in could not work; `true` always (a browser then signs in only "
+        "over https:// or on http://localhost); `false` never.")
     max_body_bytes: int = Field(64 * 2**20, description="Largest request body accepted [bytes].")
     ip_rate_per_s: float = Field(50.0, description="Sustained requests per second allowed from one IP.")
     ip_burst: int = Field(200, description="Burst of requests allowed from one IP.")
@@ -64,6 +69,21 @@ class Settings(BaseModel):
         False, description="FastAPI's native OpenTelemetry spans and metrics for every request "
         "(NAGAR_OPENTELEMETRY; needs an OpenTelemetry SDK configured in the process). Off, requests skip its "
         "per-request provider look-up (three environment reads each).")
+
+    @field_validator("cookie_secure", mode="before")
+    @classmethod
+    def _cookie_secure(cls, v):
+        """``auto``, or a boolean in any of the usual spellings (true/false, 1/0, yes/no, on/off)."""
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        text = str(v).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return "true"
+        if text in ("false", "0", "no", "off"):
+            return "false"
+        if text == "auto":
+            return "auto"
+        raise ValueError(f"NAGAR_COOKIE_SECURE must be auto, true or false, not {v!r}")
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":

@@ -120,6 +120,7 @@ def install(app: FastAPI, settings) -> None:
     trusted = parse_networks(getattr(settings, "trusted_proxies", None) or ())
     origins = _check_origins(getattr(settings, "cors_origins", None) or ())
 
+    app.state.trusted_proxies = trusted  # for over_https() and secure_cookies()
     shared = getattr(settings, "rate_limit_redis", None)  # one limit across processes, or one per process
     app.state.ip_limiter = make_limiter(
         float(getattr(settings, "ip_rate_per_s", DEFAULT_IP_RATE_PER_S)),
@@ -227,6 +228,40 @@ def _over_https(scope: Scope, trusted_proxies: tuple[Network, ...]) -> bool:
     if trusted_proxies and client and _trusted(_ip(str(client[0])), trusted_proxies):
         proto = Headers(scope=scope).get("x-forwarded-proto", "")
         return proto.split(",")[-1].strip().lower() == "https"
+    return False
+
+
+def over_https(request) -> bool:
+    """Whether this request reached Nagar over HTTPS: its own scheme, or the ``X-Forwarded-Proto`` of a
+    peer in ``trusted_proxies`` (the same rule as the HSTS header)."""
+    return _over_https(request.scope, getattr(request.app.state, "trusted_proxies", ()))
+
+
+_warned_untrusted_proto = False
+
+
+def secure_cookies(request) -> bool:
+    """Whether the cookies set in answer to this request are marked ``Secure`` (``Settings.cookie_secure``).
+
+    ``auto``: when the request came over HTTPS (:func:`over_https`). Over plain HTTP a browser drops a
+    Secure cookie (except on http://localhost), so the sign-in form's and the session's cookies would never
+    come back; they are sent without the flag there, and the session still ends with SameSite=Strict and
+    HttpOnly. ``true``/``false`` force it. A request over HTTP that carries ``X-Forwarded-Proto: https``
+    from a peer not in ``trusted_proxies`` is logged once: the proxy in front is probably not configured.
+    """
+    global _warned_untrusted_proto
+    mode = str(request.app.state.settings.cookie_secure)
+    if mode != "auto":
+        return mode == "true"
+    if over_https(request):
+        return True
+    proto = request.headers.get("x-forwarded-proto", "")
+    if proto.split(",")[-1].strip().lower() == "https" and not _warned_untrusted_proto:
+        _warned_untrusted_proto = True
+        peer = request.client.host if request.client else "unknown"
+        log.warning("a request from %s says X-Forwarded-Proto: https but that peer is not in "
+                    "NAGAR_TRUSTED_PROXIES: its cookies are not marked Secure (add the proxy's address to "
+                    "NAGAR_TRUSTED_PROXIES, or set NAGAR_COOKIE_SECURE=true)", peer)
     return False
 
 

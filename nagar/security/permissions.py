@@ -108,6 +108,13 @@ SESSION_COOKIE = "nagar_session"
 CSRF_COOKIE = "nagar_csrf"
 CSRF_HEADER = "x-csrf-token"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+CSRF_MESSAGE = (
+    "missing or wrong CSRF token: this request carries the dashboard's sign-in cookie, and a write with that "
+    "cookie also needs the X-CSRF-Token header (the value of the nagar_csrf cookie). In /docs, press Authorize "
+    "and give an API key (X-API-Key) or sign in for a bearer token; a script sends X-API-Key or "
+    "'Authorization: Bearer <token from POST /api/v1/auth/token>'. Those need no CSRF token.")
+"""The 403 for a cookie-authenticated write without its CSRF header: it says what to do instead (the
+usual case is /docs used in a browser signed in to the dashboard, whose cookie goes with every request)."""
 
 
 def resolve_principal(request: Request) -> Principal:
@@ -148,7 +155,7 @@ def resolve_principal(request: Request) -> Principal:
             import hmac
 
             if not hmac.compare_digest(sent, tokens.csrf_token(secret, claims["jti"])):
-                raise Forbidden("missing or wrong CSRF token", field=CSRF_HEADER)
+                raise Forbidden(CSRF_MESSAGE, field=CSRF_HEADER)
         p = _user_principal(store, store.get_user(user_id=int(claims["sub"])), kind="session", jti=claims["jti"])
     else:
         p = Principal(open_cities=_open_cities(store))
@@ -202,12 +209,66 @@ def _error_responses(perm: Perm) -> dict:
     return {code: {"model": body, "description": text} for code, text in sorted(codes.items())}
 
 
+TOKEN_URL = "/api/v1/auth/token"
+SECURITY_SCHEMES: dict[str, dict] = {
+    "APIKey": {
+        "type": "apiKey", "in": "header", "name": "X-API-Key",
+        "description": "An API key, `nagar_<id>.<secret>` (create one with `POST /api/v1/keys` while signed in; "
+                       "the secret is shown once). Also accepted as `Authorization: ApiKey <key>`.",
+    },
+    "OAuth2Password": {
+        "type": "oauth2",
+        "description": "Sign in with your username and password (OAuth2 password grant on "
+                       f"`POST {TOKEN_URL}`): the access token is sent as `Authorization: Bearer ...` "
+                       "and lasts 15 minutes; trade the refresh token at `POST /api/v1/auth/refresh`.",
+        "flows": {"password": {"tokenUrl": TOKEN_URL, "scopes": {}}},
+    },
+    "BearerToken": {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": f"An access token you already have (the `access_token` of `POST {TOKEN_URL}`).",
+    },
+}
+"""How a caller authenticates, as OpenAPI security schemes (what :func:`resolve_principal` accepts). The
+dashboard's session cookie is not listed: Swagger UI cannot set it, and a write with it also needs the
+``X-CSRF-Token`` header (see the API description)."""
+
+_SIGNED_IN = [{name: []} for name in SECURITY_SCHEMES]
+
+
+def _security(perm: Perm) -> list[dict] | None:
+    """The operation's OpenAPI ``security``: none for public and device routes (a device signs its requests
+    itself), optional (``{}`` first) for reads, required for the rest."""
+    if perm in (Perm.PUBLIC, Perm.DEVICE):
+        return None
+    if perm == Perm.READ:
+        return [{}, *_SIGNED_IN]
+    return list(_SIGNED_IN)
+
+
 def require(perm: Perm, *, openapi_extra: dict | None = None) -> dict:
-    """Keyword arguments for a route decorator: the check, its declaration in OpenAPI, and the error
-    answers the route can give."""
-    return {"dependencies": [Depends(_checker(perm))],
-            "openapi_extra": {**(openapi_extra or {}), PERMISSION_KEY: perm.value},
+    """Keyword arguments for a route decorator: the check, its declaration in OpenAPI (the permission and the
+    accepted credentials), and the error answers the route can give."""
+    extra = {**(openapi_extra or {}), PERMISSION_KEY: perm.value}
+    security = _security(perm)
+    if security is not None:
+        extra.setdefault("security", security)
+    return {"dependencies": [Depends(_checker(perm))], "openapi_extra": extra,
             "responses": _error_responses(perm)}
+
+
+def install_openapi_security(app) -> None:
+    """Add :data:`SECURITY_SCHEMES` to the app's OpenAPI components (the operations name them through
+    :func:`require`), so that Swagger UI on /docs shows the Authorize button and a padlock per route."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def route_permission(route: APIRoute) -> str | None:

@@ -25,6 +25,12 @@ def _client(request: Request) -> str:
 
 
 @router.post("/auth/token", summary="Sign in: OAuth2 password grant, returns bearer and refresh tokens",
+             description="Send `username` and `password` as form fields (`application/x-www-form-urlencoded`, "
+                         "not JSON), e.g. `curl -d username=alice -d password=...`. The answer's `access_token` "
+                         "goes in `Authorization: Bearer <token>` for 15 minutes (`expires_in` seconds); trade "
+                         "`refresh_token` at `POST /api/v1/auth/refresh` for a new pair. In /docs, *Authorize* "
+                         "does this for you. Repeated failures lock the account for a while (401 says so). "
+                         "For a machine, create an API key with `POST /api/v1/keys` instead.",
              **require(Perm.PUBLIC))
 def login(request: Request, store: StoreDep, settings: SettingsDep,
           username: str = Form(...), password: str = Form(...)) -> TokenPair:
@@ -33,13 +39,19 @@ def login(request: Request, store: StoreDep, settings: SettingsDep,
     return TokenPair(**service.issue_pair(request.app.state.secret, settings, user))
 
 
-@router.post("/auth/refresh", summary="Trade a refresh token for a new token pair", **require(Perm.PUBLIC))
+@router.post("/auth/refresh", summary="Trade a refresh token for a new token pair",
+             description="JSON body `{\"refresh_token\": ...}`. Refresh tokens rotate: the one sent is spent "
+                         "(a second use answers 401) and the answer carries the next one.",
+             **require(Perm.PUBLIC))
 def refresh(body: RefreshIn, request: Request, store: StoreDep, settings: SettingsDep) -> TokenPair:
     return TokenPair(**service.refresh(store, secret=request.app.state.secret, settings=settings,
                                        refresh_token=body.refresh_token))
 
 
-@router.post("/auth/logout", status_code=204, summary="End this token or session", **require(Perm.SELF))
+@router.post("/auth/logout", status_code=204, summary="End this token or session",
+             description="Revokes the bearer token this request carries (or the dashboard session of its cookie). "
+                         "An API key is not ended this way: revoke it with `DELETE /api/v1/keys/{key_id}`.",
+             **require(Perm.SELF))
 def logout(request: Request, store: StoreDep, principal: PrincipalDep) -> Response:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -55,7 +67,9 @@ def logout(request: Request, store: StoreDep, principal: PrincipalDep) -> Respon
     return Response(status_code=204)
 
 
-@router.post("/auth/password", status_code=204, summary="Change your password", **require(Perm.SELF))
+@router.post("/auth/password", status_code=204, summary="Change your password",
+             description="Needs the old password; not allowed with an API key (sign in with the password).",
+             **require(Perm.SELF))
 def change_password(body: PasswordChange, store: StoreDep, principal: PrincipalDep) -> Response:
     if principal.kind == "api_key":
         from nagar.core.errors import Forbidden
@@ -104,12 +118,18 @@ def set_role(body: RoleGrant, store: StoreDep, principal: PrincipalDep, city: st
     return UserRead(**user)
 
 
-@router.get("/keys", summary="Your API keys", **require(Perm.SELF))
+@router.get("/keys", summary="Your API keys",
+            description="Their ids, names, expiry and last use; never their secrets.", **require(Perm.SELF))
 def list_keys(store: StoreDep, principal: PrincipalDep) -> dict[str, list[ApiKeyRead]]:
     return {"items": [ApiKeyRead(**k) for k in store.list_api_keys(principal.user_id)]}
 
 
-@router.post("/keys", status_code=201, summary="Create an API key (shown once)", **require(Perm.SELF))
+@router.post("/keys", status_code=201, summary="Create an API key (shown once)",
+             description="JSON body `{\"name\": \"logger\", \"expires_days\": 90}` (`expires_days` optional). "
+                         "The answer's `key` (`nagar_<id>.<secret>`) is shown only now: send it as `X-API-Key` "
+                         "(or *Authorize* in /docs). It acts with your rights, whatever they are when it is used; "
+                         "revoke it with `DELETE /api/v1/keys/{key_id}`. Sign in first (bearer token).",
+             **require(Perm.SELF))
 def create_key(body: ApiKeyCreate, store: StoreDep, principal: PrincipalDep) -> ApiKeyCreated:
     return ApiKeyCreated(**service.create_api_key(store, principal=principal, name=body.name,
                                                   expires_days=body.expires_days))

@@ -1,10 +1,13 @@
-"""Dashboard sign-in: a session cookie (HttpOnly, SameSite=Strict, Secure) and CSRF tokens on forms.
+"""Dashboard sign-in: a session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS) and CSRF tokens on forms.
 
 * The sign-in form carries a random token that must equal a short-lived cookie (double submit), so
   another site cannot sign a browser in to an account of its choosing.
 * A session is a signed JWT (``typ`` "session") in ``nagar_session``; its CSRF token is an HMAC of the
   session's jti (``nagar.security.tokens.csrf_token``), sent back by forms (``csrf_token`` field) and by
   the dashboard's script (``X-CSRF-Token`` header, read from the ``nagar_csrf`` cookie).
+* Every cookie is marked Secure as ``Settings.cookie_secure`` says (``nagar.security.http.secure_cookies``:
+  by default when the request came over HTTPS, so that sign-in also works over plain HTTP on a LAN). When
+  it is forced on and a form comes back over plain HTTP without its cookie, the page says why.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from nagar.core.errors import NagarError
 from nagar.security import service as security
 from nagar.security import tokens
+from nagar.security.http import over_https, secure_cookies
 from nagar.security.permissions import CSRF_COOKIE, SESSION_COOKIE, Perm, require
 
 from . import i18n
@@ -56,7 +60,7 @@ def _render(request: Request, lang: str, *, error: str | None = None, username: 
         username=username, static=lambda rel: _static_url(request, rel))
     resp = HTMLResponse(html, status_code=status_code)
     resp.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=900, httponly=True, samesite="strict",
-                    secure=request.app.state.settings.cookie_secure, path="/")
+                    secure=secure_cookies(request), path="/")
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
@@ -76,10 +80,16 @@ def login_submit(request: Request, username: Annotated[str, Form(max_length=64)]
 
     page_lang = _page_language(request, lang)
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    settings = request.app.state.settings
+    if not expected and settings.cookie_secure == "true" and not over_https(request):
+        # the browser dropped the Secure sign-in cookie over plain HTTP: "expired" would be a wrong lead
+        msg = i18n.gettext(page_lang, "Sign-in over plain http:// cannot work here: the server forces Secure "
+                                      "cookies ({setting}=true), which the browser keeps for https:// only. Open "
+                                      "this page with https://, or have the administrator set {setting}=auto.")
+        return _render(request, page_lang, error=msg.format(setting="NAGAR_COOKIE_SECURE"), status_code=403)
     if not expected or not hmac.compare_digest(expected, csrf_token):
         return _render(request, page_lang, error=i18n.gettext(page_lang, "The form expired; please try again."),
                        status_code=403)
-    settings = request.app.state.settings
     store = request.app.state.store
     try:
         user = security.authenticate(store, settings=settings, username=username, password=password,
@@ -93,10 +103,11 @@ def login_submit(request: Request, username: Annotated[str, Form(max_length=64)]
     resp = RedirectResponse(url=request.scope.get("root_path", "").rstrip("/") + f"/?lang={page_lang}",
                             status_code=303)
     max_age = settings.refresh_token_days * 86400
+    secure = secure_cookies(request)
     resp.set_cookie(SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="strict",
-                    secure=settings.cookie_secure, path="/")
+                    secure=secure, path="/")
     resp.set_cookie(CSRF_COOKIE, tokens.csrf_token(request.app.state.secret, jti), max_age=max_age,
-                    httponly=False, samesite="strict", secure=settings.cookie_secure, path="/")
+                    httponly=False, samesite="strict", secure=secure, path="/")
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return resp
 
