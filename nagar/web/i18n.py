@@ -53,12 +53,11 @@ DATA_MESSAGES: tuple[str, ...] = (
     N_("Extremely Unhealthy"),
     N_("Hazardous"),
     N_("Severe"),
-    # City names. A city's name is written in the page's script only where the page's language is the
-    # language of the city's own country: the cities of Bangladesh in Bengali script on Bengali pages
-    # (their own Bengali names, not transliterations). Every other city keeps its stored name (Latin
-    # script) in every language, so that a list of cities never mixes translated and untranslated names
-    # (the demo's fund spans 28 ASEAN and Bangladeshi cities, most of which have no Bengali or Japanese
-    # form in a source we could cite). So these are translated in bn only; ja leaves them empty.
+    # City names. The cities of Bangladesh, Nagar's first users, are written in the page's script: their
+    # own Bengali names on Bengali pages, and the katakana Japanese partners use on Japanese pages (ダッカ,
+    # チッタゴン, ...). Every other city keeps its stored name (Latin script) in every language, so that the
+    # fund's list of ASEAN cities never mixes translated and untranslated names (most have no Bengali or
+    # Japanese form in a source we could cite).
     N_("Dhaka"),
     N_("Chattogram"),
     N_("Khulna"),
