@@ -54,6 +54,7 @@
       a.textContent = it.name || it.station;
       th.appendChild(a);
       KINDS.forEach(function (k) { cell(tr, String(it.by_kind[k] || 0), "num"); });
+      cell(tr, String(it.notices || 0), "num");
       cell(tr, String(it.overridden || 0), "num");
       tbody.appendChild(tr);
     });
@@ -103,7 +104,10 @@
       var tr = document.createElement("tr");
       cell(tr, hourLabel(f.time));
       cell(tr, f.parameter);
-      cell(tr, (KIND_NAMES[f.kind] ? KIND_NAMES[f.kind]() : f.kind) + (f.overridden ? " (" + t("overridden") + ")" : ""));
+      // a notice is recorded only: the reading keeps its flag and still counts in means and the AQI
+      var note = f.overridden ? " (" + t("overridden") + ")" : f.severity === "notice" ? " (" + t("notice, still counted") + ")" : "";
+      var kc = cell(tr, (KIND_NAMES[f.kind] ? KIND_NAMES[f.kind]() : f.kind) + note);
+      kc.dataset.severity = f.severity;
       cell(tr, num(f.value), "num");
       cell(tr, f.detail, "muted");
       tbody.appendChild(tr);
