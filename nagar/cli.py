@@ -254,6 +254,8 @@ def ingest(
             result = ingest_file(store, path=file, settings=settings, city=city, batch_rows=batch_rows,
                                  on_progress=on_progress)
             secs = (datetime.now(timezone.utc) - t0).total_seconds()
+            # the fault watcher examines the written stations now, synchronously: its results are reported
+            quality_scans = reactions.quality.drain() if reactions.quality is not None else None
             reactions.drain()
         from nagar.security import audit
 
@@ -266,8 +268,15 @@ def ingest(
         if reactions is not None:
             reactions.stop()
         _fail(exc)
+    quality = None
+    if quality_scans is not None:
+        quality = {"cities": sorted({r.city for r in quality_scans}),
+                   "faults": sum(r.faults for r in quality_scans),
+                   "new_faults": sum(r.new_faults for r in quality_scans),
+                   "notices": sum(r.notices for r in quality_scans),
+                   "flagged": sum(r.flagged for r in quality_scans)}
     if as_json:
-        console.print_json(json.dumps({**result.model_dump(), "seconds": secs}))
+        console.print_json(json.dumps({**result.model_dump(), "seconds": secs, "quality": quality}))
         return
     t = Table(title=f"Ingested {file.name}", show_header=False)
     t.add_row("rows read", f"{result.received:,}")
@@ -277,6 +286,15 @@ def ingest(
     t.add_row("stations created", ", ".join(result.stations_created) or "none")
     t.add_row("time", f"{secs:.2f} s ({(result.received / secs if secs else 0):,.0f} rows/s)")
     console.print(t)
+    qcity = city or (quality["cities"][0] if quality and len(quality["cities"]) == 1 else "<city>")
+    if quality is None:
+        console.print(f"Quality checks: not run on this store; `nagar quality scan --city {qcity}` runs them.",
+                      markup=False)
+    else:  # examined synchronously above (the fault watcher's drain), so the numbers are final
+        console.print(f"Quality checks of the written stations (with the 48 h before): {quality['flagged']:,} readings "
+                      f"flagged suspect/invalid (left out of the AQI), {quality['new_faults']:,} new findings, "
+                      f"{quality['notices']:,} notices (recorded, still counted); see `nagar quality faults --city "
+                      f"{qcity}` or /quality.", markup=False)
     if result.errors and show_errors:
         e = Table(title=f"Rejected rows (first {min(show_errors, len(result.errors))})")
         e.add_column("line/row", justify="right")
