@@ -350,6 +350,8 @@ def aqi(
         "category": std.categories[cat].name if cat >= 0 else None,
         "colour": std.categories[cat].colour if cat >= 0 else None,
         "dominant": (str(res.dominant[0]) or None),
+        # above the scale's top (500): EPA calls it "Beyond the AQI" (nagar.air.service._beyond)
+        "beyond_scale": bool(not np.isnan(a) and a > std.scale_max),
         "sub_indices": {k: (None if np.isnan(float(v[0])) else float(v[0])) for k, v in res.sub_indices.items()},
         "concentrations": {k: {"value": v, "unit": units.get(k)} for k, v in conc.items()},
     }
@@ -368,6 +370,10 @@ def aqi(
         console.print("AQI: not defined for these inputs. " + _why_undefined(std, conc))
     else:
         console.print(f"AQI [bold]{out['aqi']:g}[/] — [bold]{out['category']}[/], dominant pollutant {out['dominant']}")
+        if out["beyond_scale"]:
+            console.print(f"Beyond the AQI: above the top of the {std.scale_max:g} scale. The number continues the "
+                          "table's last row (extrapolated, no breakpoint defines it); follow the advice for "
+                          f"{out['category']}.", soft_wrap=True)
 
 
 def _why_undefined(std, conc: dict) -> str:
