@@ -353,6 +353,8 @@ def ingest(
             result = ingest_file(store, path=file, settings=settings, city=city, batch_rows=batch_rows,
                                  on_progress=on_progress)
             secs = (datetime.now(timezone.utc) - t0).total_seconds()
+            # the fault watcher examines the written stations now, synchronously: its results are reported
+            quality_scans = reactions.quality.drain() if reactions.quality is not None else None
             reactions.drain()
         from nagar.security import audit
 
@@ -365,8 +367,15 @@ def ingest(
         if reactions is not None:
             reactions.stop()
         _fail(exc)
+    quality = None
+    if quality_scans is not None:
+        quality = {"cities": sorted({r.city for r in quality_scans}),
+                   "faults": sum(r.faults for r in quality_scans),
+                   "new_faults": sum(r.new_faults for r in quality_scans),
+                   "notices": sum(r.notices for r in quality_scans),
+                   "flagged": sum(r.flagged for r in quality_scans)}
     if as_json:
-        console.print_json(json.dumps({**result.model_dump(), "seconds": secs}))
+        console.print_json(json.dumps({**result.model_dump(), "seconds": secs, "quality": quality}))
         _exit_for(result.received, result.rejected)
         return
     t = Table(title=f"Ingested {file.name}", show_header=False)
@@ -377,6 +386,15 @@ def ingest(
     t.add_row("stations created", ", ".join(result.stations_created) or "none")
     t.add_row("time", f"{secs:.2f} s ({(result.received / secs if secs else 0):,.0f} rows/s)")
     console.print(t)
+    qcity = city or (quality["cities"][0] if quality and len(quality["cities"]) == 1 else "<city>")
+    if quality is None:
+        console.print(f"Quality checks: not run on this store; `nagar quality scan --city {qcity}` runs them.",
+                      markup=False)
+    else:  # examined synchronously above (the fault watcher's drain), so the numbers are final
+        console.print(f"Quality checks of the written stations (with the 48 h before): {quality['flagged']:,} readings "
+                      f"flagged suspect/invalid (left out of the AQI), {quality['new_faults']:,} new findings, "
+                      f"{quality['notices']:,} notices (recorded, still counted); see `nagar quality faults --city "
+                      f"{qcity}` or /quality.", markup=False)
     parquet = file.name.lower().endswith((".parquet", ".pq"))
     e = rejected_table(result.errors, total=result.rejected, limit=show_errors, label="row" if parquet else "line")
     if e is not None:
@@ -434,6 +452,8 @@ def aqi(
         "category": std.categories[cat].name if cat >= 0 else None,
         "colour": std.categories[cat].colour if cat >= 0 else None,
         "dominant": (str(res.dominant[0]) or None),
+        # above the scale's top (500): EPA calls it "Beyond the AQI" (nagar.air.service._beyond)
+        "beyond_scale": bool(not np.isnan(a) and a > std.scale_max),
         "sub_indices": {k: (None if np.isnan(float(v[0])) else float(v[0])) for k, v in res.sub_indices.items()},
         "concentrations": {k: {"value": v, "unit": units.get(k)} for k, v in conc.items()},
     }
@@ -452,6 +472,10 @@ def aqi(
         console.print("AQI: not defined for these inputs. " + _why_undefined(std, conc))
     else:
         console.print(f"AQI [bold]{out['aqi']:g}[/] — [bold]{out['category']}[/], dominant pollutant {out['dominant']}")
+        if out["beyond_scale"]:
+            console.print(f"Beyond the AQI: above the top of the {std.scale_max:g} scale. The number continues the "
+                          "table's last row (extrapolated, no breakpoint defines it); follow the advice for "
+                          f"{out['category']}.", soft_wrap=True)
 
 
 def _why_undefined(std, conc: dict) -> str:

@@ -5,8 +5,9 @@ Two engines give the same table (:func:`output_schema`):
 ``duckdb``
     :class:`nagar.lake.reader.LakeReader` answers the store's ``hourly_windows`` query from the Parquet
     files, and the air service's own grid functions (``nagar.air.service.hourly_grid`` / ``daily_grid``:
-    NowCast, 8-h / 24-h completeness, local days) and :func:`nagar.air.aqi.compute_aqi` do the rest, so
-    the result is the store path's by construction. Fast on one machine.
+    NowCast, 8-h / 24-h completeness, local days) and ``grid_aqi`` (:func:`nagar.air.aqi.compute_aqi`,
+    incomplete days withheld) do the rest, so the result is the store path's by construction. Fast on one
+    machine.
 ``spark``
     :mod:`nagar.lake.spark_job`: the same steps written as Spark SQL / DataFrame operations, generated
     from the standard's table, for a cluster and an object store.
@@ -181,17 +182,14 @@ def _local_midnights(days: np.ndarray, tz: str) -> pa.Array:
 
 def grid_rows(plan: CityPlan, grid, resolution: str, schema: pa.Schema) -> pa.Table:
     """Station and city rows (where an AQI exists) from a :class:`nagar.air.service.Grid`."""
-    from nagar.air.aqi import compute_aqi
+    from nagar.air.service import grid_aqi
 
     std = plan.standard
     S, T = len(grid.stations), len(grid.times)
     if S == 0 or T == 0:
         return schema.empty_table()
-    res = compute_aqi({k: v.reshape(-1) for k, v in grid.conc.items()}, std)
-    aqi = np.asarray(res.aqi, dtype=float).reshape(S, T)
-    code = np.asarray(res.dominant_code).reshape(S, T)
-    cat = np.asarray(res.category).reshape(S, T)
-    subs = {k: np.asarray(v, dtype=float).reshape(S, T) for k, v in res.sub_indices.items()}
+    res = grid_aqi(grid, std)  # as aqi_series: incomplete days get no AQI (nagar.air.service)
+    aqi, code, cat, subs = res.aqi, res.dominant_code, res.category, res.sub_indices
     keys_lut = np.array(list(res.keys) + [None], dtype=object)
     cat_lut = np.array([c.key for c in std.categories] + [None], dtype=object)
     if resolution == "hour":

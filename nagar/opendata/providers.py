@@ -34,16 +34,18 @@ AQI_COLUMNS = (
     Column("station_name", pa.string(), "Station name"),
     Column("lat", pa.float64(), "Station latitude (WGS84)", "degree"),
     Column("lon", pa.float64(), "Station longitude (WGS84)", "degree"),
-    Column("aqi", pa.float64(), "Daily AQI (the standard's daily averaging and completeness rules)"),
+    Column("aqi", pa.float64(), "Daily AQI (the standard's daily averaging and completeness rules); empty on an "
+                                "incomplete day"),
     Column("category", pa.string(), "AQI category"),
     Column("dominant", pa.string(), "Pollutant setting the AQI"),
     Column("standard", pa.string(), "AQI standard id (see /api/v1/standards)"),
+    Column("incomplete", pa.string(), "Pollutants that had readings that day but fewer than 75 % of the day "
+                                       "(e.g. 'pm25_24h 6/18 h'): the day gets no AQI, since they could set it"),
 )
 
 
 def _aqi_batches(ctx: Context) -> Iterator[pa.RecordBatch]:
-    from nagar.air.aqi import compute_aqi
-    from nagar.air.service import daily_grid, get_standard
+    from nagar.air.service import daily_grid, get_standard, grid_aqi, incomplete_pollutants
 
     city = ctx.city
     stations = ctx.store.list_stations(city=city["id"], scope=ctx.scope)
@@ -59,11 +61,9 @@ def _aqi_batches(ctx: Context) -> Iterator[pa.RecordBatch]:
         S, D = len(ids), len(grid.times)
         if D == 0:
             continue
-        res = compute_aqi({k: v.reshape(-1) for k, v in grid.conc.items()}, std)
-        aqi = np.asarray(res.aqi, dtype=float).reshape(S, D)
-        cat = np.asarray(res.category).reshape(S, D)
-        dom = np.asarray(res.dominant, dtype=object).reshape(S, D)
-        si, di = np.nonzero(~np.isnan(aqi))
+        res = grid_aqi(grid, std)  # incomplete days: no AQI, the pollutants lacking data named
+        aqi, cat, dom = res.aqi, res.category, res.dominant
+        si, di = np.nonzero(~np.isnan(aqi) | res.withheld)
         if len(si) == 0:
             continue
         order = np.lexsort((si, di))
@@ -74,17 +74,22 @@ def _aqi_batches(ctx: Context) -> Iterator[pa.RecordBatch]:
             "station_name": [meta[ids[i]]["name"] for i in si],
             "lat": [meta[ids[i]]["lat"] for i in si],
             "lon": [meta[ids[i]]["lon"] for i in si],
-            "aqi": aqi[si, di],
-            "category": [std.categories[int(c)].name for c in cat[si, di]],
+            "aqi": pa.array(aqi[si, di], pa.float64(), mask=np.isnan(aqi[si, di])),
+            "category": [std.categories[int(c)].name if c >= 0 else None for c in cat[si, di]],
             "dominant": [d or None for d in dom[si, di]],
             "standard": [std.id] * len(si),
+            "incomplete": [", ".join(f"{x['pollutant']} {x['have']}/{x['need']} h" if x["of"] == "hourly means" else
+                                     f"{x['pollutant']} {x['have']}/{x['need']} 8-h means"
+                                     for x in incomplete_pollutants(grid, std, i, j)) or None
+                           for i, j in zip(si, di)],
         }, schema=schema)
 
 
 register(Provider(
     id="aqi-daily", title="Daily air quality index per station",
     description="The daily AQI of each monitoring station (local calendar days), with its category and dominant "
-                "pollutant, computed from valid and estimated observations by the city's AQI standard.",
+                "pollutant, computed from valid and estimated observations by the city's AQI standard. A day where "
+                "a pollutant had readings but too few for a daily value has no AQI and names that pollutant.",
     columns=AQI_COLUMNS, batches=_aqi_batches, keywords=("air quality", "AQI", "PM2.5", "pollution"),
     coordinates=("lat", "lon"), frequency="DAILY"))
 

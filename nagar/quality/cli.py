@@ -59,6 +59,7 @@ def print_scan(res) -> None:
     t.add_row("faults (readings × kinds)", f"{res.faults:,} ({res.new_faults:,} new)")
     for k, n in sorted(res.by_kind.items()):
         t.add_row(f"  {k}", f"{n:,}")
+    t.add_row("  of which notices (flag left alone, still counted)", f"{res.notices:,}")
     t.add_row("readings flagged now", f"{res.flagged:,}")
     t.add_row("left alone (overridden)", f"{res.skipped_overridden:,}")
     t.add_row("time", f"{res.seconds:.2f} s")
@@ -67,8 +68,8 @@ def print_scan(res) -> None:
 
 def scan_line(res) -> str:
     kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(res.by_kind.items())) or "none"
-    return (f"Quality scan of {res.city}: {res.readings:,} readings, {res.faults:,} faults ({kinds}), "
-            f"{res.flagged:,} readings flagged, {res.seconds:.2f} s")
+    return (f"Quality scan of {res.city}: {res.readings:,} readings, {res.faults:,} faults ({kinds}; "
+            f"{res.notices:,} of them notices, still counted), {res.flagged:,} readings flagged, {res.seconds:.2f} s")
 
 
 @app.command()
@@ -79,7 +80,8 @@ def scan(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON"),
     db: Optional[Path] = DbOpt,
 ) -> None:
-    """Examine a city's readings in a period, record faults and flag the readings (suspect/invalid)."""
+    """Examine a city's readings in a period, record faults and flag the readings (suspect/invalid;
+    notices such as off-clock readings are recorded without a flag)."""
     from nagar.security import audit
 
     from . import service
@@ -107,7 +109,8 @@ def faults(
     limit: int = typer.Option(50, help="How many (newest first)"),
     db: Optional[Path] = DbOpt,
 ) -> None:
-    """List detected faults, newest first, with counts per station and kind."""
+    """List detected faults, newest first, with counts per station and kind (notices: recorded, the
+    reading's flag left alone)."""
     from . import service
 
     try:
@@ -121,16 +124,20 @@ def faults(
     t.add_column("station")
     for k in summ["kinds"]:
         t.add_column(k, justify="right")
+    t.add_column("of which notices", justify="right")
     t.add_column("overridden", justify="right")
     for it in summ["items"]:
-        t.add_row(it["station"], *[str(it["by_kind"][k]) for k in summ["kinds"]], str(it["overridden"]))
+        t.add_row(it["station"], *[str(it["by_kind"][k]) for k in summ["kinds"]], str(it["notices"]),
+                  str(it["overridden"]))
     console.print(t)
     f = Table(title=f"Newest {len(rows)} faults")
-    for col in ("time (UTC)", "station", "parameter", "kind", "flag", "value", "detail"):
+    for col in ("time (UTC)", "station", "parameter", "kind", "severity / flag", "value", "detail"):
         f.add_column(col)
     for r in rows:
-        f.add_row(f"{r['time']:%Y-%m-%d %H:%M}", r["station"], r["parameter"], r["kind"],
-                  "valid (overridden)" if r["overridden"] else r["severity"], f"{r['value']:g}", escape(r["detail"]))
+        sev = ("valid (overridden)" if r["overridden"] else
+               "notice (still counted)" if r["severity"] == "notice" else r["severity"])
+        f.add_row(f"{r['time']:%Y-%m-%d %H:%M}", r["station"], r["parameter"], r["kind"], sev, f"{r['value']:g}",
+                  escape(r["detail"]))
     console.print(f)
 
 

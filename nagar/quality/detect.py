@@ -40,11 +40,30 @@ Kinds and what each flags
     approach mirrors the collocation/"proxy" checks used to detect low-cost sensor drift against
     reference networks [4]_ [7]_.
 ``timestamp``
-    Clock anomalies: times more than ``future_tolerance`` after the detection time; readings off the
-    series' own cadence (the modal interval and phase, e.g. on the hour), bursts (a reading sooner
-    than a quarter of the cadence after the previous one: duplicated re-sends with shifted stamps); and,
-    where arrival order is known (device pushes seen by the write listener), times far out of order:
-    more than ``order_tolerance`` before the device's newest earlier push.
+    Clock anomalies: times more than ``future_tolerance`` after the detection time (:func:`future_times`)
+    and, where arrival order is known (device pushes seen by the write listener), times far out of
+    order: more than ``order_tolerance`` before the device's newest earlier push (:func:`out_of_order`).
+    Readings off the series' own cadence (the modal interval and phase, e.g. on the hour) and bursts (a
+    reading sooner than a quarter of the cadence after the previous one) are found by
+    :func:`off_cadence` and are *notices*, not faults (see below).
+
+Severity: what a finding does to the reading
+--------------------------------------------
+Every finding has a severity (:data:`SEVERITIES`), set by the service per detector:
+
+``invalid``
+    Physically impossible (out of the physical or instrument range). The reading's flag becomes
+    ``invalid``; aggregates and the AQI leave it out.
+``suspect``
+    Evidence that the *value* is wrong (stuck, spike, PM2.5 above PM10, drift, a time in the future or
+    far out of order). The flag becomes ``suspect``; aggregates and the AQI leave it out.
+``notice``
+    Something the operator should know that is not evidence against the value: a reading off the
+    series' clock (a device that reports at 06:30 besides 06:00 and 07:00, or a logger whose clock
+    moved) or a burst of closely spaced readings. The finding is recorded and shown (``/quality``,
+    ``GET .../quality/faults``, ``nagar quality faults``) but the reading's flag is left alone, so it
+    counts in its hour's mean like any other reading of that hour (hourly means average every counted
+    reading whose time falls in the hour; ``nagar.store``).
 
 Thresholds are ours where no source gives one; each is chosen so that a clean, realistic series
 (the demo generator's) raises few false alarms, and ``bench/quality_faults.py`` measures precision
@@ -80,6 +99,9 @@ MINUTE_US = 60_000_000
 
 KINDS = ("stuck", "spike", "out_of_range", "drift", "timestamp")
 """Fault kinds, in the order they are reported."""
+SEVERITIES = ("notice", "suspect", "invalid")
+"""Severities of a finding, mildest first: ``notice`` leaves the reading's flag alone; ``suspect`` and
+``invalid`` are also the flag the reading is given (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -405,30 +427,44 @@ def cadence(times: np.ndarray) -> tuple[int, int] | None:
     return step, int(pv[np.argmax(pc)])
 
 
-def timestamps(times: np.ndarray, *, now_us: int) -> tuple[np.ndarray, list[str]]:
-    """Clock anomalies of one series in time order: times in the future, readings off the series' own
-    cadence, and bursts (see the module docstring). Times out of order need the arrival order of the
-    readings: see :func:`out_of_order`."""
+def future_times(times: np.ndarray, *, now_us: int) -> tuple[np.ndarray, list[str]]:
+    """Readings timed more than ``FUTURE_TOLERANCE_US`` after ``now_us`` (severity ``suspect``: a
+    clock that runs ahead stamps every value with the wrong hour)."""
+    t = np.asarray(times, dtype=np.int64)
+    mask = t > now_us + FUTURE_TOLERANCE_US
+    return mask, ["time in the future"] * int(mask.sum())
+
+
+def off_cadence(times: np.ndarray, *, now_us: int) -> tuple[np.ndarray, list[str]]:
+    """Readings of one series (in time order) off its own cadence, and bursts: *notices* (see the
+    module docstring), never flags.
+
+    The cadence (:func:`cadence`) is taken from the readings not in the future (those are
+    :func:`future_times`' and are not judged here). A reading is off the clock when its offset within
+    the interval differs from the modal phase by more than ``PHASE_TOLERANCE_US``; a burst when it
+    follows the previous reading by less than a quarter of the interval (intervals of 5 minutes or
+    more). Series with fewer than 12 readings, or an interval over 24 h (monthly meter readings), have
+    no cadence and no notices.
+    """
     t = np.asarray(times, dtype=np.int64)
     n = len(t)
     mask = np.zeros(n, dtype=bool)
     why = np.full(n, "", dtype=object)
     fut = t > now_us + FUTURE_TOLERANCE_US
-    why[fut] = "time in the future"
-    mask |= fut
     cad = cadence(t[~fut])
-    if cad is not None and cad[0] <= 24 * HOUR_US:  # sensors; monthly meter readings have no fixed step
+    if cad is not None and cad[0] <= 24 * HOUR_US:
         step, phase = cad
         off = (t % step - phase) % step
         off = np.minimum(off, step - off)
-        grid = off > PHASE_TOLERANCE_US
+        grid = (off > PHASE_TOLERANCE_US) & ~fut
         if step >= 5 * MINUTE_US:
-            burst = np.r_[False, np.diff(t) < step // 4]
+            burst = np.r_[False, np.diff(t) < step // 4] & ~fut
         else:
             burst = np.zeros(n, dtype=bool)
-        why[grid & ~mask] = f"off the series' {step // MINUTE_US}-minute clock"
+        why[grid] = f"off the series' {step // MINUTE_US}-minute clock (still counted in its hour)"
         mask |= grid
-        why[burst & ~mask] = "burst: less than a quarter interval after the previous reading"
+        why[burst & ~mask] = ("burst: less than a quarter interval after the previous reading "
+                              "(still counted in its hour)")
         mask |= burst
     return mask, [str(w) for w in why[mask]]
 

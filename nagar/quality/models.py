@@ -25,6 +25,8 @@ class ScanOut(BaseModel):
     readings: int = Field(description="Readings examined in the period")
     faults: int = Field(description="Faults found (readings × kinds), overridden readings left out")
     new_faults: int = Field(description="Faults not recorded before")
+    notices: int = Field(description="Of the faults, notices (e.g. a reading off the station's clock): recorded, "
+                                     "the reading's flag left alone, so it still counts in means and the AQI")
     flagged: int = Field(description="Readings whose flag was raised to suspect or invalid")
     skipped_overridden: int
     by_kind: dict[str, int]

@@ -1,11 +1,13 @@
 """Data quality over the store: run the detectors of :mod:`nagar.quality.detect` on stored readings,
 record the faults, flag the readings through the store's one write path, and let operators override.
 
-Flags are kept *with* the observation: a flagged reading keeps its raw value and gets the flag
-``suspect`` (or ``invalid`` when physically impossible), so the air service's aggregates and AQI
-leave it out (``nagar.store.base.COUNTED_FLAGS``). A flag is only ever raised here (valid/estimated ->
-suspect -> invalid), never lowered, except by an operator's override (audited), which re-detection
-respects: an overridden reading is never flagged again.
+Every finding is recorded in ``quality_faults`` with its severity (:data:`detect.SEVERITIES`). Flags are
+kept *with* the observation: a reading with a ``suspect`` or ``invalid`` finding keeps its raw value and
+gets that flag (the worst of its findings), so the air service's aggregates and AQI leave it out
+(``nagar.store.base.COUNTED_FLAGS``). A ``notice`` (a reading off its series' clock, a burst) is recorded
+and shown but changes no flag: the reading stays in its hour's mean and the AQI. A flag is only ever
+raised here (valid/estimated -> suspect -> invalid), never lowered, except by an operator's override
+(audited), which re-detection respects: an overridden reading is never flagged again.
 
 As data arrives, :class:`QualityWatcher` (a ``store.on_write`` listener) re-examines only the written
 stations' recent window; its own flag rewrites are recognised and ignored, so it cannot loop.
@@ -38,8 +40,12 @@ DETECTORS = {
     "spike": "hampel+rate/v1",
     "out_of_range": "range/v1",
     "drift": "neighbour-theil-sen/v1",
-    "timestamp": "clock/v1",
+    "timestamp": "clock/v2",
 }
+"""Detector versions recorded with each fault. clock/v2: off-cadence readings and bursts are notices
+(clock/v1 flagged them suspect, which left real readings out of their hour's mean and the AQI)."""
+FLAGGING = ("suspect", "invalid")
+"""Severities that are also the reading's flag; a ``notice`` changes no flag."""
 MAX_SCAN = timedelta(days=400)
 DRIFT_CONTEXT = timedelta(days=28)
 """Drift needs a history before the scanned period: two windows of 14 days."""
@@ -99,7 +105,9 @@ def detect_frame(obs: pl.DataFrame, *, stations: list[dict], now_us: int,
 
     ``stations`` (id, lat, lon, city) locates neighbours for the drift test. Readings already flagged
     suspect/invalid are still examined (their faults are recorded) but are left out of the neighbour
-    medians.
+    medians. Each fault's severity is set here per detector (``invalid`` for out-of-range values,
+    ``notice`` for off-cadence readings and bursts, ``suspect`` otherwise); a notice neither explains a
+    PM2.5/PM10 inconsistency nor keeps a reading out of the drift comparison.
     """
     out: list[Fault] = []
     if obs.height == 0:
@@ -120,11 +128,12 @@ def detect_frame(obs: pl.DataFrame, *, stations: list[dict], now_us: int,
         if "spike" in kinds:
             add(*detect.spikes(t, v, par), "spike")
         if "timestamp" in kinds:
-            add(*detect.timestamps(t, now_us=now_us), "timestamp")
+            add(*detect.future_times(t, now_us=now_us), "timestamp")
+            add(*detect.off_cadence(t, now_us=now_us), "timestamp", "notice")
     if "out_of_range" in kinds:
-        out.extend(_pm_pairs(obs, explained={f.key() for f in out}))
+        out.extend(_pm_pairs(obs, explained={f.key() for f in out if f.severity in FLAGGING}))
     if "drift" in kinds:
-        out.extend(_drift(obs, stations, drift, already={f.key() for f in out}))
+        out.extend(_drift(obs, stations, drift, already={f.key() for f in out if f.severity in FLAGGING}))
     return out
 
 
@@ -232,6 +241,7 @@ class ScanResult:
     readings: int = 0
     faults: int = 0
     new_faults: int = 0
+    notices: int = 0
     flagged: int = 0
     skipped_overridden: int = 0
     by_kind: dict = field(default_factory=dict)
@@ -261,14 +271,15 @@ def _apply(store: Store, *, city: str, obs: pl.DataFrame, faults: list[Fault], s
     res.faults += len(kept)
     for f in kept:
         res.by_kind[f.kind] = res.by_kind.get(f.kind, 0) + 1
+        res.notices += f.severity == "notice"
     rows = [{"city": city, "station": f.station, "parameter": f.parameter, "time": _from_us(f.time_us),
              "kind": f.kind, "severity": f.severity, "value": f.value, "detail": f.detail[:500],
              "detector": DETECTORS[f.kind], "detected_at": now} for f in kept]
     res.new_faults += store.add_quality_faults(rows)
-    # the flag each reading should carry: the worst severity of its faults
+    # the flag each reading should carry: the worst severity of its faults (notices change no flag)
     want: dict[tuple, str] = {}
     for f in kept:
-        if FLAGS.index(f.severity) > FLAGS.index(want.get(f.key(), "valid")):
+        if f.severity in FLAGGING and FLAGS.index(f.severity) > FLAGS.index(want.get(f.key(), "valid")):
             want[f.key()] = f.severity
     if not want:
         return
@@ -378,6 +389,8 @@ def override(store: Store, *, station: str, parameter: str, time: datetime, reas
 def faults(store: Store, *, city: str, station: str | None = None, parameter: str | None = None,
            kind: str | None = None, start: datetime | None = None, end: datetime | None = None,
            limit: int = 500, offset: int = 0, scope: Scope = None) -> list[dict]:
+    """A city's findings, newest first, each with its ``severity`` (``notice``: recorded only, the
+    reading still counted; ``suspect`` / ``invalid``: the flag the reading was given) and its override."""
     get_city(store, city_id=city, scope=scope)
     if station is not None:
         st = get_station(store, station_id=station, scope=scope)
@@ -395,19 +408,25 @@ def faults(store: Store, *, city: str, station: str | None = None, parameter: st
 
 def summary(store: Store, *, city: str, start: datetime | None = None, end: datetime | None = None,
             scope: Scope = None) -> dict:
-    """Per station of a city: fault counts by kind (overridden ones counted apart)."""
+    """Per station of a city: finding counts by kind (``total``), how many of them are notices (the
+    reading's flag left alone, so ``total - notices`` readings × kinds were flagged) and how many were
+    overridden."""
     c = get_city(store, city_id=city, scope=scope)
     counts = store.quality_fault_counts(city=city, start=_utc(start), end=_utc(end), scope=scope)
-    by: dict[str, dict] = {s["id"]: {"station": s["id"], "name": s["name"], "total": 0, "overridden": 0,
-                                     "by_kind": {k: 0 for k in detect.KINDS}}
-                           for s in store.list_stations(city=city, scope=scope)}
+
+    def empty(station: str, name: str) -> dict:
+        return {"station": station, "name": name, "total": 0, "notices": 0, "overridden": 0,
+                "by_kind": {k: 0 for k in detect.KINDS}}
+
+    by: dict[str, dict] = {s["id"]: empty(s["id"], s["name"]) for s in store.list_stations(city=city, scope=scope)}
     for r in counts:
-        item = by.setdefault(r["station"], {"station": r["station"], "name": r["station"], "total": 0,
-                                            "overridden": 0, "by_kind": {k: 0 for k in detect.KINDS}})
+        item = by.setdefault(r["station"], empty(r["station"], r["station"]))
         item["by_kind"][r["kind"]] = item["by_kind"].get(r["kind"], 0) + r["n"]
         item["total"] += r["n"]
+        item["notices"] += r["notices"]
         item["overridden"] += r["overridden"]
-    return {"city": c["id"], "kinds": list(detect.KINDS), "items": list(by.values())}
+    return {"city": c["id"], "kinds": list(detect.KINDS), "severities": list(detect.SEVERITIES),
+            "items": list(by.values())}
 
 
 def series(store: Store, *, city: str, station: str, parameter: str, start: datetime, end: datetime,

@@ -37,7 +37,10 @@ def get_summary(store: StoreDep, principal: PrincipalDep, city: str = CityPath,
     return service.summary(store, city=city, start=start, end=end, scope=principal.scope(Perm.READ))
 
 
-@router.get("/faults", summary="Detected faults of a city's readings (newest first)", **require(Perm.READ))
+@router.get("/faults", summary="Detected faults of a city's readings (newest first)",
+            description="Each item has a `severity`: `suspect` or `invalid` is the flag the reading was given (left "
+                        "out of means and the AQI); `notice` (e.g. a reading off the station's clock) is recorded "
+                        "only: the reading keeps its flag and still counts.", **require(Perm.READ))
 def get_faults(store: StoreDep, principal: PrincipalDep, city: str = CityPath,
                station: str | None = Query(None, max_length=64, examples=["dhaka-gazipur"]),
                parameter: str | None = Query(None, max_length=32, examples=["pm25"]),

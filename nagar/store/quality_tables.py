@@ -98,7 +98,8 @@ class QualityTables:
 
     def quality_fault_counts(self, *, city: str, start: datetime | None = None, end: datetime | None = None,
                              scope: Scope = None) -> list[dict]:
-        """Per station and kind: faults (readings) in [start, end), and how many were overridden."""
+        """Per station and kind: faults (readings) in [start, end), how many are notices (severity
+        ``notice``: recorded, the reading's flag left alone) and how many were overridden."""
         where, params = ["f.city = ?"], [city]
         if start is not None:
             where.append("f.time >= ?")
@@ -108,13 +109,14 @@ class QualityTables:
             params.append(_naive(end))
         w, p = _in_scope("f.city", scope)
         rows = self._rows(
-            f"""SELECT f.station, f.kind, count(*) AS n, count(o.actor) AS overridden
+            f"""SELECT f.station, f.kind, count(*) AS n,
+                       count(*) FILTER (WHERE f.severity = 'notice') AS notices, count(o.actor) AS overridden
                 FROM quality_faults f LEFT JOIN quality_overrides o
                   ON o.station = f.station AND o.parameter = f.parameter AND o.time = f.time
                 WHERE {' AND '.join(where)} {w} GROUP BY f.station, f.kind ORDER BY f.station, f.kind""",
             params + p)
         for r in rows:
-            r["n"], r["overridden"] = int(r["n"]), int(r["overridden"])
+            r["n"], r["notices"], r["overridden"] = int(r["n"]), int(r["notices"]), int(r["overridden"])
         return rows
 
     def put_quality_override(self, row: dict) -> None:

@@ -1,8 +1,8 @@
 """Data-quality tables (numbers 95-99 are the quality domain's; see migrations._domain_migrations).
 
 - ``quality_faults``: one row per detected fault of a reading (station, parameter, time, kind), with
-  the reading's value as seen, the flag it was given (``suspect`` / ``invalid``), a detail, the
-  detector and when it ran. The observation itself keeps its raw value; its flag is set through the
+  the reading's value as seen, its severity (``suspect`` / ``invalid``: the flag it was given;
+  ``notice``: recorded only, the flag left alone), a detail, the detector and when it ran. The observation itself keeps its raw value; its flag is set through the
   store's one write path.
 - ``quality_overrides``: an operator's decision that a reading is valid after all (who, why, when);
   re-detection never flags an overridden reading again. One row per reading (the latest decision).

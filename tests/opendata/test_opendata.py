@@ -89,12 +89,15 @@ def test_daily_aqi_in_csv_geojson_and_parquet(data):
     assert r.status_code == 200 and r.headers["content-type"] == "text/csv; charset=utf-8"
     assert r.headers["content-disposition"] == 'attachment; filename="dhaka-aqi-daily.csv"'
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert [(x["date"], x["station"], float(x["aqi"]), x["category"], x["dominant"]) for x in rows] == [
-        ("2026-02-28", "st1", 56.0, "Moderate", "pm25_24h"), ("2026-03-01", "st1", 99.0, "Moderate", "pm25_24h")]
+    # st2 had one hour of PM2.5 on 28 Feb: too few for a daily value (18 of 24), so its day has no AQI
+    # and says which pollutant lacks data (nagar.air.service: incomplete days)
+    assert [(x["date"], x["station"], x["aqi"], x["category"], x["dominant"], x["incomplete"]) for x in rows] == [
+        ("2026-02-28", "st1", "56", "Moderate", "pm25_24h", ""), ("2026-02-28", "st2", "", "", "", "pm25_24h 1/18 h"),
+        ("2026-03-01", "st1", "99", "Moderate", "pm25_24h", "")]
     g = w.client.get(f"{OD}/dhaka/datasets/aqi-daily.geojson")
     assert g.headers["content-type"] == "application/geo+json"
     fc = g.json()
-    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 2
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 3
     f0 = fc["features"][0]
     assert f0["geometry"] == {"type": "Point", "coordinates": [90.38, 23.778]}  # [longitude, latitude]
     assert f0["properties"]["aqi"] == 56.0 and f0["properties"]["date"] == "2026-02-28"
@@ -103,7 +106,7 @@ def test_daily_aqi_in_csv_geojson_and_parquet(data):
     f = pq.ParquetFile(io.BytesIO(p.content))
     assert f.num_row_groups == 2  # one record batch per month, written as they came
     t = f.read()
-    assert t.schema.field("date").type == pa.date32() and t.column("aqi").to_pylist() == [56.0, 99.0]
+    assert t.schema.field("date").type == pa.date32() and t.column("aqi").to_pylist() == [56.0, None, 99.0]
 
 
 def test_hourly_observations_are_hourly_means(data):

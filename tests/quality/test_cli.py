@@ -77,3 +77,31 @@ def test_ingest_examines_what_it_loaded(tmp_path):
     assert flagged == {(12, "suspect")}
     assert s.quality_faults(city="dhaka")[0]["kind"] == "spike"
     s.close()
+
+
+def test_ingest_summary_reports_the_quality_checks(tmp_path):
+    """`nagar ingest` examines the written stations before it prints (synchronously), so its summary says
+    what the checks found: here a spike (flagged) and a reading at 06:30 (a notice, still counted)."""
+    path = tmp_path / "ingest.duckdb"
+    s = DuckDBStore(path)
+    s.upsert_city(DHAKA)
+    s.upsert_station(dict(id="st1", city="dhaka", name="S1", lat=23.8, lon=90.4, parameters=["pm25"]))
+    s.close()
+    rows = [(T0 + timedelta(hours=h), 950.0 if h == 12 else 28.0 + 4 * (h % 2)) for h in range(24)]
+    rows.append((T0 + timedelta(hours=6, minutes=30), 76.0))
+    f = tmp_path / "day.csv"
+    f.write_text("station,parameter,time,value,unit\n"
+                 + "".join(f"st1,pm25,{t.isoformat()},{v},µg/m³\n" for t, v in rows), encoding="utf-8")
+    r = runner.invoke(app, ["ingest", str(f), "--db", str(path), "--json"])
+    assert r.exit_code == 0, r.output
+    q = json.loads(r.stdout)["quality"]
+    assert (q["flagged"], q["new_faults"], q["notices"], q["cities"]) == (1, 2, 1, ["dhaka"])
+    # the same rows again: written without a flag column they are valid again, so the checks flag the spike
+    # anew, and record no new finding
+    again = tmp_path / "again.csv"
+    again.write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    r = runner.invoke(app, ["ingest", str(again), "--db", str(path)])
+    assert r.exit_code == 0, r.output
+    line = " ".join(r.output.split())
+    assert "1 readings flagged suspect/invalid (left out of the AQI), 0 new findings, 1 notices (recorded, still counted)" in line
+    assert "nagar quality faults --city dhaka" in line

@@ -127,24 +127,30 @@ def test_theil_sen_and_spearman_by_hand():
 
 
 # time stamps ------------------------------------------------------------------------------------
-def test_timestamps_future_off_clock_and_bursts():
+def test_future_times_are_suspect_off_clock_and_bursts_are_notices():
     t = hours(24)
     now = int(t[-1])
-    m, _ = detect.timestamps(t, now_us=now)
-    assert not m.any()
-    t2 = np.sort(np.r_[t, t[5] + 37 * detect.MINUTE_US, t[9] + 30_000_000, now + 11 * detect.MINUTE_US,
-                       now + 2 * H])
-    m, det = detect.timestamps(t2, now_us=now)
-    flagged = {int(x): d for x, d in zip(t2[m], det)}
-    assert flagged[int(t[5] + 37 * detect.MINUTE_US)].startswith("off the series' 60-minute clock")
-    assert flagged[int(t[9] + 30_000_000)].startswith("burst")
-    assert flagged[int(now + 2 * H)] == "time in the future"
-    assert flagged[int(now + 11 * detect.MINUTE_US)] == "time in the future"
-    assert len(flagged) == 4
+    assert not detect.future_times(t, now_us=now)[0].any() and not detect.off_cadence(t, now_us=now)[0].any()
+    off, burst = int(t[5] + 37 * detect.MINUTE_US), int(t[9] + 30_000_000)
+    ahead, far = now + 11 * detect.MINUTE_US, now + 2 * H
+    t2 = np.sort(np.r_[t, off, burst, ahead, far])
+    m, det = detect.future_times(t2, now_us=now)
+    assert dict(zip(t2[m].tolist(), det)) == {ahead: "time in the future", far: "time in the future"}
+    m, det = detect.off_cadence(t2, now_us=now)
+    notes = dict(zip(t2[m].tolist(), det))
+    assert set(notes) == {off, burst}  # a reading in the future is future_times' alone, not also a notice
+    assert notes[off].startswith("off the series' 60-minute clock") and "still counted" in notes[off]
+    assert notes[burst].startswith("burst")
+    # the reading after an off-clock one (06:37 -> 07:00, 23 min) is on the clock and not a burst (< 15 min)
     # 10 minutes ahead is within the tolerance, and 2 minutes off the hour too
     t3 = hours(24) + np.r_[np.zeros(23, dtype=np.int64), 2 * detect.MINUTE_US]
-    assert not detect.timestamps(t3, now_us=int(t3[-1]) - 10 * detect.MINUTE_US)[0].any()
-    assert detect.timestamps(t3, now_us=int(t3[-1]) - 10 * detect.MINUTE_US - 1)[0].tolist() == [False] * 23 + [True]
+    assert not detect.future_times(t3, now_us=int(t3[-1]) - 10 * detect.MINUTE_US)[0].any()
+    assert detect.future_times(t3, now_us=int(t3[-1]) - 10 * detect.MINUTE_US - 1)[0].tolist() == [False] * 23 + [True]
+    assert not detect.off_cadence(t3, now_us=int(t3[-1]))[0].any()
+    t4 = hours(24) + np.r_[np.zeros(23, dtype=np.int64), 2 * detect.MINUTE_US + 1]
+    assert detect.off_cadence(t4, now_us=int(t4[-1]))[0].tolist() == [False] * 23 + [True]
+    # fewer than 12 readings: no cadence, no notices
+    assert not detect.off_cadence(np.sort(np.r_[hours(10), off]), now_us=now)[0].any()
 
 
 def test_out_of_order_against_previous_pushes():

@@ -219,3 +219,67 @@ def test_drift_against_neighbours_end_to_end(qstore):
     assert days[0] >= 33 and days[-1] == 59  # flagged once it has moved, and while it stays moved
     assert all(d in days for d in range(42, 60))
     assert "neighbours" in rows[0]["detail"]
+
+
+def test_off_clock_reading_is_a_notice_and_still_counts_in_its_hour(qstore):
+    # 24 hourly readings on the hour (28.0 and 32.0 alternating), one more at 06:30 of 76.0 (a device
+    # reporting between its hours) and one 2 h in the future (a clock running ahead)
+    now = T0 + timedelta(hours=24)
+    off = T0 + timedelta(hours=6, minutes=30)
+    qstore.write_observations(obs_table([("st1", "pm25", T0 + timedelta(hours=h), 28.0 + 4 * (h % 2)) for h in range(24)]
+                                        + [("st1", "pm25", off, 76.0), ("st1", "pm25", now + timedelta(hours=2), 30.0)]))
+    res = service.scan(qstore, city="dhaka", now=now)
+    assert (res.by_kind, res.notices, res.flagged) == ({"timestamp": 2}, 1, 1)
+    f = flags(qstore, "st1")
+    assert f[off] == (76.0, "valid")  # recorded, not flagged
+    assert f[now + timedelta(hours=2)] == (30.0, "suspect")  # a time in the future still is
+    got = {(r["time"], r["severity"]) for r in service.faults(qstore, city="dhaka", station="st1")}
+    assert got == {(off, "notice"), (now + timedelta(hours=2), "suspect")}
+    item = next(i for i in service.summary(qstore, city="dhaka")["items"] if i["station"] == "st1")
+    assert (item["total"], item["notices"], item["by_kind"]["timestamp"]) == (2, 1, 2)
+    # the 06:00 hour's mean is (28 + 76) / 2 = 52 with the off-clock reading in it
+    hourly = qstore.observations(stations=["st1"], aggregation="hour").to_pylist()
+    assert next(r["value"] for r in hourly if r["time"] == T0 + timedelta(hours=6)) == 52.0
+    # a notice does not explain away a PM2.5 > PM10 pair: both readings of the pair are still flagged
+    qstore.write_observations(obs_table([("st1", "pm10", off, 60.0)]))
+    service.scan(qstore, city="dhaka", now=now)
+    assert flags(qstore, "st1")[off] == (76.0, "suspect")  # 76 > 60 + max(5, 6)
+    assert flags(qstore, "st1", "pm10")[off] == (60.0, "suspect")
+
+
+def test_off_clock_reading_posted_to_the_api_counts_in_the_daily_aqi(tmp_path):
+    """End to end: a device posts a day of hourly PM2.5 and one reading at 00:30Z; after the quality worker has
+    run, the reading is a notice on /quality's API and is in the day's AQI."""
+    from fastapi.testclient import TestClient
+
+    from nagar.api.app import create_app
+    from tests.conftest import bearer, make_user
+
+    app = create_app(Settings(db=tmp_path / "app.duckdb", secret_key="s" * 32))
+    with TestClient(app) as c:
+        store = app.state.store
+        store.upsert_city(DHAKA)
+        store.upsert_station(dict(id="dhaka-agargaon", city="dhaka", name="Agargaon", lat=23.78, lon=90.38,
+                                  parameters=["pm25"]))
+        h = bearer(app, make_user(store, "root", platform_admin=True))
+        d0 = datetime(2025, 1, 1, 18, tzinfo=timezone.utc)  # 2 Jan 00:00 in Dhaka (UTC+6)
+
+        def row(t, v):
+            return {"station": "dhaka-agargaon", "parameter": "pm25", "time": t.isoformat().replace("+00:00", "Z"),
+                    "value": v, "unit": "µg/m³"}
+
+        rows = ([row(d0 + timedelta(hours=k), 28.0 + 4 * (k % 2)) for k in range(24)]
+                + [row(d0 + timedelta(hours=6, minutes=30), 76.0)])
+        r = c.post("/api/v1/observations", json=rows, headers=h)
+        assert r.status_code == 200 and r.json()["inserted"] == 25
+        app.state.quality.join()
+        assert app.state.quality.errors == 0
+        faults = c.get("/api/v1/cities/dhaka/quality/faults", headers=h).json()["items"]
+        assert [(f["kind"], f["severity"], f["value"]) for f in faults] == [("timestamp", "notice", 76.0)]
+        day = c.get("/api/v1/aqi", params={"station": "dhaka-agargaon", "start": d0.isoformat(),
+                                           "end": (d0 + timedelta(days=1)).isoformat(), "resolution": "day"},
+                    headers=h).json()["items"]
+        # hourly means: 28 and 32 alternating (sum 720) with (28 + 76) / 2 = 52 at 06:00 instead of 28 -> day
+        # mean (720 + 24) / 24 = 31.0 µg/m³; EPA 2024 PM2.5 9.1-35.4 -> 51-100:
+        # (100 - 51) / (35.4 - 9.1) x (31.0 - 9.1) + 51 = 91.80 -> 92 (without the 06:30 reading: 30.0 -> 89.94 -> 90)
+        assert [(i["date"], i["concentrations"]["pm25_24h"], i["aqi"]) for i in day] == [("2025-01-02", 31.0, 92.0)]

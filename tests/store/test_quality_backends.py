@@ -34,8 +34,12 @@ def test_quality_mixin(backend):
         assert [(o["actor"], o["reason"], o["time"]) for o in ov] == [("op2", "checked twice", t)]
         assert s.quality_faults(city="dhaka", kind="spike")[0]["override_actor"] == "op2"
         counts = s.quality_fault_counts(city="dhaka")
-        assert counts == [{"station": "st1", "kind": "out_of_range", "n": 1, "overridden": 0},
-                          {"station": "st1", "kind": "spike", "n": 1, "overridden": 1}]
+        assert counts == [{"station": "st1", "kind": "out_of_range", "n": 1, "notices": 0, "overridden": 0},
+                          {"station": "st1", "kind": "spike", "n": 1, "notices": 0, "overridden": 1}]
+        s.add_quality_faults([{**row, "kind": "timestamp", "severity": "notice", "time": t + timedelta(hours=2),
+                               "detail": "off the series' 60-minute clock", "detector": "clock/v2"}])
+        assert s.quality_fault_counts(city="dhaka")[-1] == {"station": "st1", "kind": "timestamp", "n": 1,
+                                                            "notices": 1, "overridden": 0}
         assert s.quality_overrides(city="dhaka", scope=frozenset({"ctg"})) == []
     finally:
         s.close()

@@ -101,6 +101,7 @@
       a.textContent = it.name || it.station;
       th.appendChild(a);
       KINDS.forEach(function (k) { cell(tr, N.num(it.by_kind[k] || 0), "num"); });
+      cell(tr, N.num(it.notices || 0), "num");
       cell(tr, N.num(it.overridden || 0), "num");
       tbody.appendChild(tr);
     });
@@ -151,7 +152,10 @@
       var tr = document.createElement("tr");
       cell(tr, hourLabel(f.time));
       cell(tr, PARAMETERS[f.parameter] || f.parameter);
-      cell(tr, (KIND_NAMES[f.kind] ? KIND_NAMES[f.kind]() : f.kind) + (f.overridden ? " (" + t("overridden") + ")" : ""));
+      // a notice is recorded only: the reading keeps its flag and still counts in means and the AQI
+      var note = f.overridden ? " (" + t("overridden") + ")" : f.severity === "notice" ? " (" + t("notice, still counted") + ")" : "";
+      var kc = cell(tr, (KIND_NAMES[f.kind] ? KIND_NAMES[f.kind]() : f.kind) + note);
+      kc.dataset.severity = f.severity;
       cell(tr, num(f.value), "num");
       cell(tr, detailText(f.detail), "muted");
       tbody.appendChild(tr);
