@@ -369,24 +369,38 @@ def _hourly_wide(obs, b: _Bounds, std):
 
 
 def _daily_wide(obs, b: _Bounds, std):
-    """Per city, station and local day: the daily concentration of each pollutant (``daily_grid``)."""
+    """Per city, station and local day: the daily concentration of each pollutant (``daily_grid``), and
+    ``_withheld``: some pollutant had readings that day but fewer than ``DAILY_MIN`` hourly (or valid
+    8-h) means, so the day gets no AQI (``nagar.air.service.grid_aqi``)."""
     from pyspark.sql import functions as F
 
-    from nagar.air.service import MIN_HOURS
+    from nagar.air.service import DAILY_MIN, MIN_HOURS
 
     win = _in_output(_windows(_hourly_means(obs, b, std)), b)
     win = win.selectExpr("*", f"to_date(from_utc_timestamp(timestamp_micros(hi * {H_US}L), {b.sql('tz')})) AS day")
+    valid8 = f"CASE WHEN n_8h >= {MIN_HOURS['8h']} THEN mean_8h END"
     day = win.groupBy("city", "station", "parameter", "day").agg(
         F.avg("mean_1h").alias("d24"), F.count("mean_1h").alias("n24"), F.max("mean_1h").alias("d1"),
-        F.expr(f"max(CASE WHEN n_8h >= {MIN_HOURS['8h']} THEN mean_8h END) AS d8"))
+        F.expr(f"max({valid8}) AS d8"), F.expr(f"count({valid8}) AS n8"))
+
+    def count(p) -> str:
+        return "n8" if p.averaging == "8h" else "n24"
 
     def value(p) -> str:
-        if p.averaging == "24h":
-            return f"CASE WHEN n24 >= {MIN_HOURS['24h']} THEN d24 END"
-        return "d8" if p.averaging == "8h" else "d1"
+        col = {"24h": "d24", "8h": "d8"}.get(p.averaging, "d1")
+        return f"CASE WHEN {count(p)} >= {DAILY_MIN} THEN {col} END"
 
-    wide = day.groupBy("city", "station", "day").agg(*[F.expr(_pivot(p, value(p))) for p in std.pollutants])
-    return wide.selectExpr("*", f"to_utc_timestamp(CAST(day AS TIMESTAMP), {b.sql('tz')}) AS time", "day AS date")
+    def short(p) -> str:
+        return (f"max(CASE WHEN parameter = {_s(p.parameter)} THEN CAST(n24 > 0 AND {count(p)} < {DAILY_MIN} "
+                f"AS INT) END) AS _short_{p.key}")
+
+    wide = day.groupBy("city", "station", "day").agg(*[F.expr(_pivot(p, value(p))) for p in std.pollutants],
+                                                     *[F.expr(short(p)) for p in std.pollutants])
+    shorts = [f"coalesce(_short_{p.key}, 0)" for p in std.pollutants]
+    withheld = f"greatest({', '.join(shorts)}) > 0" if len(shorts) > 1 else f"{shorts[0]} > 0"
+    keep = [c for c in wide.columns if not c.startswith("_short_")]
+    return wide.selectExpr(*keep, f"{withheld} AS _withheld",
+                           f"to_utc_timestamp(CAST(day AS TIMESTAMP), {b.sql('tz')}) AS time", "day AS date")
 
 
 def aqi_spark_frame(spark, lake: str, plans: list[CityPlan], *, resolutions=RESOLUTIONS):
@@ -412,6 +426,8 @@ def aqi_spark_frame(spark, lake: str, plans: list[CityPlan], *, resolutions=RESO
             wide = wide.selectExpr(*[f"CASE WHEN NOT isnan({c}) THEN {c} END AS {c}" if c.startswith("c_") else c
                                      for c in wide.columns])
             st = _with_aqi(wide, std)
+            if res == "day":  # an incomplete day gets no AQI (nagar.air.service.grid_aqi)
+                st = st.withColumn("aqi", F.when(F.col("_withheld"), F.lit(None)).otherwise(F.col("aqi")))
             st = st.withColumn("resolution", F.lit(res)).withColumn("standard", F.lit(std.id))
             # every row is a station row; the worst station of each city and period is also the city row.
             # Rows without an AQI sort last and are dropped after the window: a filter on ``aqi`` before

@@ -90,7 +90,7 @@ def test_spark_submit_entry_point_writes_with_spark(copied, tmp_path, spark):
     key = [k for k, _ in SORT_KEYS]
     norm = sorted(({k: v for k, v in r.items() if v is not None} for r in got), key=lambda r: [str(r.get(k)) for k in key])
     want = sorted(({k: v for k, v in r.items() if v is not None} for r in ref), key=lambda r: [str(r.get(k)) for k in key])
-    assert len(norm) == len(want) > 10
+    assert len(norm) == len(want) >= 10  # days with a pollutant short of 18 h have no row (nagar.air.service)
     for a, b in zip(norm, want):
         assert {k: a[k] for k in ("city", "station", "date", "aqi", "category", "dominant", "level", "resolution")} == \
                {k: b[k] for k in ("city", "station", "date", "aqi", "category", "dominant", "level", "resolution")}
