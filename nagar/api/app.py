@@ -109,6 +109,9 @@ def create_app(settings: Settings | None = None, *, store=None) -> FastAPI:
     from nagar.security.tokens import resolve_secret
 
     app.state.secret = resolve_secret(settings)
+    from nagar.core.forms import Utf8FormMiddleware
+
+    app.add_middleware(Utf8FormMiddleware)  # raw UTF-8 in form bodies; inside the body limit added next
     install(app, settings)  # security headers, CORS (if configured), per-IP rate limit, body size limit
     if store is not None:
         app.state.store = store

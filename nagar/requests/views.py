@@ -27,7 +27,7 @@ from nagar.security.permissions import Perm, PrincipalDep, check_city, require
 from nagar.store.deps import SettingsDep, StoreDep
 
 from . import open311, service
-from .forms import parse_urlencoded
+from nagar.core.forms import parse_urlencoded
 from .models import Open311KeyIn, RequestUpdate, ServiceSetting, Status
 
 

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from nagar.core.errors import InvalidInput
-from nagar.requests.forms import parse_urlencoded
+from nagar.core.forms import parse_urlencoded
 from tests.requests.conftest import LAT, LON, O311
 
 TEXT = "ইটভাটার ধোঁয়া, বনানী"  # "brick-kiln smoke, Banani"

@@ -306,3 +306,24 @@ def test_login_with_a_json_body_says_form_fields_are_expected(env):
     assert r.status_code == 422 and r.json()["message"] == "password: Field required"
     r = client.post("/api/v1/keys", json={"nam": "x"}, headers=hdr(app, users, "dh_an"))
     assert r.status_code == 422 and "form fields" not in r.json()["message"]  # JSON routes unchanged
+
+
+def test_token_endpoint_reads_a_raw_utf8_password_like_its_escaped_form(env):
+    """A form body is UTF-8 by the URL Standard (section 5.1, urlencoded parsing): ``curl -d
+    'password=পাসওয়ার্ড'`` (raw bytes) and ``--data-urlencode`` (%XX escapes) send the same password.
+    Starlette alone read raw bytes as Latin-1, so the raw form got a 401 and counted towards lock-out."""
+    from nagar.security.passwords import hash_password
+
+    app, store, client, users, _ = env
+    password = "ঢাকা-বায়ু-২০৪১"
+    user = store.create_user(username="bn_user", password_hash=hash_password(password),
+                             now=datetime.now(timezone.utc))
+    store.set_grant(user_id=user["id"], city="dhaka", role="analyst")
+    raw = f"username=bn_user&password={password}".encode()
+    r = client.post("/api/v1/auth/token", content=raw,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200, r.text
+    assert client.post("/api/v1/auth/token", data={"username": "bn_user", "password": password}).status_code == 200
+    wrong = "username=bn_user&password=".encode() + password.encode("utf-16-le")
+    assert client.post("/api/v1/auth/token", content=wrong,
+                       headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 401

@@ -60,3 +60,52 @@ def parse_urlencoded(body: bytes, *, max_fields: int = 1000) -> list[tuple[str, 
         key = _text(name, what=f"form field name #{len(out) + 1}", field="body")
         out.append((key, _text(value, what=f"field {key!r}", field=key)))
     return out
+
+
+_FORM = b"application/x-www-form-urlencoded"
+
+
+def _escape_raw(body: bytes) -> bytes:
+    """``body`` with every byte above 0x7F written as its ``%XX`` escape: the same form data by the URL
+    Standard (a raw byte and its escape mean the same), in the only shape Starlette's parser decodes as
+    UTF-8."""
+    if body.isascii():
+        return body
+    return b"".join(b"%%%02X" % c if c > 0x7F else bytes((c,)) for c in body)
+
+
+class Utf8FormMiddleware:
+    """Makes every ``application/x-www-form-urlencoded`` route (FastAPI ``Form()``: the token endpoint,
+    the dashboard's sign-in) read raw UTF-8 the way the URL Standard says, by escaping raw non-ASCII bytes
+    before Starlette parses the body (see the module text: it would read them as Latin-1, so a password
+    typed in Bengali and sent by ``curl -d`` never matched). Other bodies pass untouched. Bytes that are
+    not UTF-8 still reach the route as U+FFFD (Starlette's ``unquote_plus``); routes that must refuse
+    them parse with :func:`parse_urlencoded` instead."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not any(
+                k == b"content-type" and v.split(b";")[0].strip().lower() == _FORM for k, v in scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left: let the app see it
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = _escape_raw(b"".join(chunks))
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+
+
+def _replay(messages: list[dict], receive):
+    async def replay():
+        if messages:
+            return messages.pop(0)
+        return await receive()
+    return replay
