@@ -21,7 +21,8 @@ ensure_venv() {
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     # (this machine's pip configuration names local indexes that may be absent: hide those warnings)
     "$VENV/bin/python" -m pip install --quiet --upgrade pip 2> >(grep -v "WARNING: Location" >&2)
-    "$VENV/bin/python" -m pip install --quiet -e ".$extras" 2> >(grep -v "WARNING: Location" >&2)
+    # (PYTHONWARNINGS reaches the build backend: setuptools' "Editable installation" notice is not for users)
+    PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet -e ".$extras" 2> >(grep -v "WARNING: Location" >&2)
     echo "$want" > "$stamp"
   fi
 }

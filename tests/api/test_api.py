@@ -197,3 +197,28 @@ def test_daily_means_use_each_station_city_day_whatever_the_order(client, store)
     for order in (["st1", "bk1"], ["bk1", "st1"]):
         items = client.get("/api/v1/observations", params={"station": order, "aggregation": "day"}).json()["items"]
         assert {(i["station"], i["date"]) for i in items} == {("st1", "2025-01-01"), ("bk1", "2025-01-02")}
+
+
+def test_a_station_far_from_its_city_is_refused_and_a_swap_is_named(client):
+    """Kathmandu's centre is (27.7172, 85.3240) here. Distances by the haversine formula with
+    R = 6371.0088 km, worked by hand:
+    - Tokyo (35.68, 139.76): 5,160 km (central angle 0.81 rad * 6371.0088 km) -> refused;
+    - (85.3240, 27.7172), latitude and longitude swapped: refused, and the swap is named, since read the
+      other way round it is the centre itself (0 km);
+    - (28.3, 85.3240): dlat 0.5828 deg * 111.195 km/deg = 64.8 km -> accepted (the limit is 100 km)."""
+    city = client.post("/api/v1/cities", json={"id": "ktm", "name": "Kathmandu", "country": "NP",
+                                                "timezone": "Asia/Kathmandu", "lat": 27.7172, "lon": 85.3240})
+    assert city.status_code == 201, city.text
+    far = client.post("/api/v1/stations", json={"id": "ktm-tokyo", "city": "ktm", "name": "T", "lat": 35.68,
+                                                 "lon": 139.76})
+    assert far.status_code == 422 and far.json()["field"] == "lat"
+    assert "km from the centre of ktm" in far.json()["message"] and "within 100 km" in far.json()["message"]
+    assert "swapped" not in far.json()["message"]
+    swapped = client.post("/api/v1/stations", json={"id": "ktm-swap", "city": "ktm", "name": "S", "lat": 85.324,
+                                                     "lon": 27.7172})
+    assert swapped.status_code == 422 and "look swapped" in swapped.json()["message"]
+    ok = client.post("/api/v1/stations", json={"id": "ktm-north", "city": "ktm", "name": "N", "lat": 28.3,
+                                                "lon": 85.324})
+    assert ok.status_code == 201
+    moved = client.put("/api/v1/stations/ktm-north", json={"city": "ktm", "name": "N", "lat": 35.68, "lon": 139.76})
+    assert moved.status_code == 422 and client.get("/api/v1/stations/ktm-north").json()["lat"] == 28.3

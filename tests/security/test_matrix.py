@@ -185,8 +185,9 @@ def station_replace_body(ctx: Ctx):
 
 
 def station_body(ctx: Ctx):
-    return _json({"id": f"{ctx.target}-new-{ctx.n}", "city": ctx.target, "name": "New station", "lat": 10.0,
-                  "lon": 10.0, "parameters": ["pm25"]})
+    centre = CITY_FIELDS.get(ctx.target, {"lat": 10.0, "lon": 10.0})  # a station lies near its city
+    return _json({"id": f"{ctx.target}-new-{ctx.n}", "city": ctx.target, "name": "New station",
+                  "lat": centre["lat"] + 0.01, "lon": centre["lon"], "parameters": ["pm25"]})
 
 
 def form(**fields) -> tuple[bytes, str]:
