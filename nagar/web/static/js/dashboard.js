@@ -68,17 +68,9 @@
   function formatNumber(value) {
     return value === null || value === undefined || isNaN(value) ? "–" : nf.format(Math.round(value));
   }
+  /** common.js's formatter in the shown city's zone (24-hour clock in every language). */
   function dateFormatter(options) {
-    var opts = Object.assign({}, options);
-    // 24-hour clock in every language: bn-BD's default 12-hour pattern mixes Bengali digits with a Latin "AM".
-    if (opts.hour || opts.timeStyle) opts.hourCycle = "h23";
-    if (state.city && state.city.timezone) opts.timeZone = state.city.timezone;
-    try {
-      return new Intl.DateTimeFormat(cfg.locale, opts);
-    } catch (e) {
-      delete opts.timeZone;
-      return new Intl.DateTimeFormat(cfg.locale, opts);
-    }
+    return N.dateFormatter(state.city && state.city.timezone, options);
   }
 
   /** Dark or white text, whichever reads better on a background colour. */
