@@ -62,10 +62,11 @@ def km_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * 6371.0088 * math.asin(math.sqrt(min(1.0, a)))
 
 
-def _check_site(city: dict, lat: float, lon: float) -> None:
-    """Refuse a station more than :data:`STATION_MAX_KM` from its city's centre: almost always a typing
-    slip (a sign, a digit, or latitude and longitude swapped), which would put it on the map, and in
-    distance-based checks, somewhere else entirely."""
+def check_near_city(city: dict, lat: float, lon: float, *, what: str = "a station") -> None:
+    """Refuse a place more than :data:`STATION_MAX_KM` from its city's centre (a station, a service
+    request): almost always a typing slip (a sign, a digit, or latitude and longitude swapped), which would
+    put it on the map, and in distance-based checks, somewhere else entirely. The message names the
+    distance and, when swapping the two would fit, the swap."""
     d = km_between(lat, lon, city["lat"], city["lon"])
     if d <= STATION_MAX_KM:
         return
@@ -73,8 +74,9 @@ def _check_site(city: dict, lat: float, lon: float) -> None:
     if -90 <= lon <= 90 and km_between(lon, lat, city["lat"], city["lon"]) <= STATION_MAX_KM:
         hint = f"; latitude and longitude look swapped (lat {lon:g}, lon {lat:g} would be in {city['id']})"
     raise InvalidInput(f"({lat:g}, {lon:g}) is {d:,.0f} km from the centre of {city['id']} ({city['lat']:g}, "
-                       f"{city['lon']:g}); a station must be within {STATION_MAX_KM:g} km of its city{hint}",
+                       f"{city['lon']:g}); {what} must be within {STATION_MAX_KM:g} km of its city{hint}",
                        field="lat")
+
 
 
 def create_station(store: Store, *, station: StationCreate) -> dict:
@@ -84,7 +86,7 @@ def create_station(store: Store, *, station: StationCreate) -> dict:
     city = get_city(store, city_id=station.city)
     if store.get_station(station.id) is not None:
         raise Conflict(f"station id {station.id!r} is already in use", field="id")
-    _check_site(city, station.lat, station.lon)
+    check_near_city(city, station.lat, station.lon)
     store.upsert_station(station.model_dump())
     return store.get_station(station.id)
 
@@ -93,7 +95,7 @@ def replace_station(store: Store, *, station_id: str, station: StationBase) -> d
     current = get_station(store, station_id=station_id)
     if station.city != current["city"]:
         raise InvalidInput("a station cannot move to another city; create a new one", field="city")
-    _check_site(get_city(store, city_id=station.city), station.lat, station.lon)
+    check_near_city(get_city(store, city_id=station.city), station.lat, station.lon)
     store.upsert_station({**station.model_dump(), "id": station_id})
     return store.get_station(station_id)
 

@@ -362,6 +362,12 @@ def submit(store, *, settings, city: str, form: dict, attributes: dict[str, list
     address, address_id = _text(form, "address_string"), _text(form, "address_id", 100)
     if lat is None and address is None and address_id is None:
         raise InvalidInput("a location is required: lat & long, address_string or address_id", field="lat")
+    if lat is not None:
+        from nagar.registry.service import check_near_city
+
+        jurisdiction = store.get_city(city)
+        if jurisdiction is not None:
+            check_near_city(jurisdiction, lat, lon, what="a request to this jurisdiction")
     description = _text(form, "description", MAX_DESCRIPTION)
     attrs = validate_attributes(service, attributes)
     media_url = _text(form, "media_url", 2000)

@@ -16,13 +16,20 @@ WRITE_OPEN = "401  {ok}    403     403    403       {ok}     403   401"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64
 
 
+def _spot(city: dict, n: int, north: float = 0.0) -> tuple[float, float]:
+    """A place of its own for the matrix's n-th request: a grid of 0.002 deg (~200 m, over the 100 m
+    duplicate radius) cells, 100 x 100 of them, at most ~0.45 deg north and 0.2 deg east of the centre:
+    inside the 100 km a request may be from its city."""
+    return city["lat"] + north + (n % 100) * 0.002, city["lon"] + (n // 100 % 100) * 0.002
+
+
 def _file(ctx, photo: bytes | None = None) -> dict:
     from nagar.requests import service
 
     city = ctx.world.store.get_city(ctx.target)
     return service.submit(ctx.world.store, settings=ctx.world.app.state.settings, city=ctx.target,
-                          form={"service_code": "GARBAGE", "lat": str(city["lat"] + ctx.n * 0.01),
-                                "long": str(city["lon"])}, attributes={}, photo=photo, client=None,
+                          form={"service_code": "GARBAGE", "lat": str(_spot(city, ctx.n)[0]),
+                                "long": str(_spot(city, ctx.n)[1])}, attributes={}, photo=photo, client=None,
                           actor="matrix")["request"]
 
 
@@ -43,7 +50,7 @@ def requests_rows(ns: dict) -> dict:
         key = service.issue_client_key(ctx.world.store, city=ctx.target, name="matrix", actor="matrix")["key"]
         city = ctx.world.store.get_city(ctx.target)
         return urlencode({"api_key": key, "jurisdiction_id": ctx.target, "service_code": "GARBAGE",
-                          "lat": city["lat"] + 0.5 + ctx.n * 0.01, "long": city["lon"]}).encode(), \
+                          "lat": _spot(city, ctx.n, 0.25)[0], "long": _spot(city, ctx.n, 0.25)[1]}).encode(), \
             "application/x-www-form-urlencoded"
 
     def fresh_key(ctx):

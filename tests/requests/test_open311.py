@@ -231,6 +231,8 @@ def test_jurisdiction_is_optional_on_post_since_the_key_names_its_city(world):
     ({"service_code": "GARBAGE"}, "location"),
     ({"service_code": "GARBAGE", "lat": LAT}, "long"),
     ({"service_code": "GARBAGE", "lat": "91", "long": LON}, "lat"),
+    # Tokyo, filed to Dhaka: ~4,900 km from the city's centre, over the 100 km a request may be from it
+    ({"service_code": "GARBAGE", "lat": "35.68", "long": "139.76"}, "km from the centre of dhaka"),
     ({"service_code": "GARBAGE", "lat": LAT, "long": LON, "description": "x" * 4001}, "description"),
     ({"service_code": "GARBAGE", "lat": LAT, "long": LON, "media_url": "javascript:alert(1)"}, "media_url"),
     ({"lat": LAT, "long": LON}, "service_code"),
