@@ -85,6 +85,16 @@ class Settings(BaseModel):
             return "auto"
         raise ValueError(f"NAGAR_COOKIE_SECURE must be auto, true or false, not {v!r}")
 
+    @field_validator("rate_limit_redis")
+    @classmethod
+    def _rate_limit_redis(cls, v):
+        """A Redis URL redis-py accepts (checked here, so a typo is a message at start-up)."""
+        if v is None or not str(v).strip():
+            return None
+        if not str(v).startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must be a redis://, rediss:// or unix:// URL, not {v!r}")
+        return v
+
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
         values: dict = {}

@@ -170,3 +170,15 @@ def test_two_apps_behind_one_redis_enforce_one_address_limit(url, tmp_path):
     finally:
         for s in stores:
             s.close()
+
+
+def test_a_bad_redis_url_is_a_settings_error_not_a_traceback(tmp_path):
+    """``nagar serve`` with NAGAR_RATE_LIMIT_REDIS=http://... says what is wrong at start-up (the CLI turns
+    a settings error into one line); an empty value means "off"."""
+    from pydantic import ValidationError
+
+    from nagar.core.settings import Settings
+
+    with pytest.raises(ValidationError, match="redis://, rediss:// or unix://"):
+        Settings(db=tmp_path / "x.duckdb", rate_limit_redis="http://example.org")
+    assert Settings(db=tmp_path / "x.duckdb", rate_limit_redis="").rate_limit_redis is None
